@@ -1,0 +1,236 @@
+package dev.ferry;
+
+import dev.ferry.admin.AdminVerticle;
+import dev.ferry.config.FerryOptions;
+import dev.ferry.config.TransportMode;
+import dev.ferry.config.UpstreamAddress;
+import dev.ferry.metrics.FerryMetrics;
+import dev.ferry.metrics.NettyLeakHook;
+import dev.ferry.proxy.EchoUpstreamVerticle;
+import dev.ferry.proxy.ListenerVerticle;
+import dev.ferry.proxy.ProxyContext;
+import dev.ferry.registry.ConnectionRegistryVerticle;
+import dev.ferry.registry.LocalCodec;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.transport.Transport;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One running Ferry: its Vert.x, the registry shards, the listeners, the admin port and (when no upstream is
+ * configured) the embedded echo upstream. {@link #start} returns once everything listens; {@link #shutdown} drains
+ * and stops in order: listeners first (they need the registry to release), then the registry, admin and echo.
+ */
+public final class Ferry {
+
+  private static final Logger log = LoggerFactory.getLogger(Ferry.class);
+
+  private final FerryOptions options;
+  private final Vertx vertx;
+  private final PrometheusMeterRegistry meterRegistry;
+  private final FerryMetrics metrics;
+  private final AtomicBoolean ready = new AtomicBoolean();
+  private final AtomicBoolean stopping = new AtomicBoolean();
+  private ProxyContext proxy;
+  private AdminVerticle admin;
+  private EchoUpstreamVerticle echo;
+  private String listenersId;
+  private String registryId;
+  private String adminId;
+  private String echoId;
+  private Future<Void> shutdown;
+
+  private Ferry(FerryOptions options, Vertx vertx, PrometheusMeterRegistry meterRegistry) {
+    this.options = options;
+    this.vertx = vertx;
+    this.meterRegistry = meterRegistry;
+    this.metrics = new FerryMetrics(meterRegistry);
+  }
+
+  /**
+   * Starts Ferry. Fails (and leaves nothing running) if a port cannot be bound or the required transport is
+   * missing.
+   */
+  public static Future<Ferry> start(FerryOptions options) {
+    PrometheusMeterRegistry meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    Transport transport = chooseTransport(options.transport());
+    VertxOptions vertxOptions = new VertxOptions()
+      .setEventLoopPoolSize(options.instances() + options.registryShards())
+      .setMetricsOptions(new MicrometerMetricsOptions()
+        .setEnabled(true)
+        .setJvmMetricsEnabled(true)
+        .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
+    Vertx vertx = Vertx.builder()
+      .with(vertxOptions)
+      .withMetrics(new MicrometerMetricsFactory(meterRegistry))
+      .withTransport(transport)
+      .build();
+    Ferry ferry = new Ferry(options, vertx, meterRegistry);
+    return ferry.deploy().recover(err -> vertx.close().transform(v -> Future.failedFuture(err)));
+  }
+
+  private static Transport chooseTransport(TransportMode mode) {
+    return switch (mode) {
+      case NIO -> Transport.NIO;
+      case EPOLL, AUTO -> Transport.EPOLL != null && Transport.EPOLL.available() ? Transport.EPOLL : Transport.NIO;
+    };
+  }
+
+  private Future<Ferry> deploy() {
+    boolean epoll = vertx.isNativeTransportEnabled();
+    if (!epoll && options.transport() == TransportMode.EPOLL) {
+      return Future.failedFuture(new IllegalStateException("transport: epoll required but unavailable: "
+        + vertx.unavailableNativeTransportCause()));
+    }
+    if (epoll) {
+      log.info("conn=- transport: native epoll");
+    } else if (options.transport() == TransportMode.NIO) {
+      log.info("conn=- transport: NIO (configured)");
+    } else {
+      log.warn("conn=- !!! transport: NIO fallback, native epoll unavailable ({}); a paused NIO socket does not "
+        + "notice its peer closing, and throughput is lower !!!", vertx.unavailableNativeTransportCause());
+    }
+    LocalCodec.registerAll(vertx.eventBus());
+    NettyLeakHook.attach(metrics);
+    Future<List<UpstreamAddress>> upstreams = deployEcho();
+    AtomicInteger shard = new AtomicInteger();
+    return upstreams.compose(list -> {
+      proxy = new ProxyContext(options, metrics, list);
+      return vertx.deployVerticle(() -> new ConnectionRegistryVerticle(shard.getAndIncrement(), metrics,
+          options.releaseTimeout(), options.watchdogInterval(), options.accessLog()),
+        new DeploymentOptions().setInstances(options.registryShards()));
+    }).compose(id -> {
+      registryId = id;
+      return vertx.deployVerticle(() -> new ListenerVerticle(proxy),
+        new DeploymentOptions().setInstances(options.instances()));
+    }).compose(id -> {
+      listenersId = id;
+      admin = new AdminVerticle(options.adminHost(), options.adminPort(), options.registryShards(), meterRegistry,
+        ready::get);
+      return vertx.deployVerticle(admin);
+    }).map(id -> {
+      adminId = id;
+      ready.set(true);
+      log.info("conn=- Ferry ready: proxy {}:{} -> {} ({} listener instances, {} registry shards), admin {}:{}",
+        options.listenHost(), proxyPort(), proxy.upstreams(), options.instances(), options.registryShards(),
+        options.adminHost(), adminPort());
+      return this;
+    });
+  }
+
+  private Future<List<UpstreamAddress>> deployEcho() {
+    if (!options.upstreams().isEmpty()) {
+      return Future.succeededFuture(options.upstreams());
+    }
+    echo = new EchoUpstreamVerticle(options.echoHost(), options.echoPort());
+    return vertx.deployVerticle(echo).map(id -> {
+      echoId = id;
+      log.info("conn=- no upstream configured: proxying to the embedded echo upstream");
+      return List.of(new UpstreamAddress(options.echoHost(), echo.actualPort()));
+    });
+  }
+
+  /**
+   * Drains and stops: readiness turns false, listeners stop accepting and give open connections
+   * {@code shutdown.drain-timeout} to finish, the rest are closed with reason SHUTDOWN; every connection is released
+   * before the registry stops. Idempotent.
+   */
+  public synchronized Future<Void> shutdown() {
+    if (shutdown != null) {
+      return shutdown;
+    }
+    stopping.set(true);
+    ready.set(false);
+    log.info("conn=- shutting down: draining for up to {} ms", options.drainTimeout().toMillis());
+    CompletableFuture<Void> stopped = new CompletableFuture<>();
+    undeploy(listenersId)
+      .compose(v -> undeploy(registryId))
+      .compose(v -> undeploy(adminId))
+      .compose(v -> undeploy(echoId))
+      .onComplete(ar -> {
+        NettyLeakHook.detach(metrics);
+        if (ar.failed()) {
+          log.error("conn=- shutdown: undeploy failed", ar.cause());
+        }
+        // Closed from a plain thread: a close started on an event loop completes on that (then dead) loop.
+        Thread closer = new Thread(() -> vertx.close().onComplete(c -> {
+          log.info("conn=- Ferry stopped: drained {}, forced {}; connections open {}, buffers held {}",
+            drained(), forced(), metrics.connectionsOpen(), metrics.buffersHeld());
+          if (ar.failed()) {
+            stopped.completeExceptionally(ar.cause());
+          } else {
+            stopped.complete(null);
+          }
+        }), "ferry-shutdown");
+        closer.start();
+      });
+    shutdown = Future.fromCompletionStage(stopped);
+    return shutdown;
+  }
+
+  private Future<Void> undeploy(String id) {
+    return id == null ? Future.succeededFuture() : vertx.undeploy(id);
+  }
+
+  public FerryOptions options() {
+    return options;
+  }
+
+  public Vertx vertx() {
+    return vertx;
+  }
+
+  public FerryMetrics metrics() {
+    return metrics;
+  }
+
+  public PrometheusMeterRegistry meterRegistry() {
+    return meterRegistry;
+  }
+
+  public boolean ready() {
+    return ready.get();
+  }
+
+  public boolean nativeTransport() {
+    return vertx.isNativeTransportEnabled();
+  }
+
+  public int proxyPort() {
+    return proxy == null ? -1 : proxy.boundPort();
+  }
+
+  public int adminPort() {
+    return admin == null ? -1 : admin.actualPort();
+  }
+
+  /** The embedded echo upstream's port, or -1 when upstreams are configured. */
+  public int echoPort() {
+    return echo == null ? -1 : echo.actualPort();
+  }
+
+  public List<UpstreamAddress> upstreams() {
+    return proxy == null ? List.of() : proxy.upstreams();
+  }
+
+  public int drained() {
+    return proxy == null ? 0 : proxy.drained();
+  }
+
+  public int forced() {
+    return proxy == null ? 0 : proxy.forced();
+  }
+}

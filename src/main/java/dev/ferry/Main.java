@@ -1,0 +1,99 @@
+package dev.ferry;
+
+import dev.ferry.config.ConfigException;
+import dev.ferry.config.ConfigLoader;
+import dev.ferry.config.FerryOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Command line: {@code java -jar ferry.jar [--config PATH]}. Exit status: 0 after a clean shutdown (SIGTERM or
+ * SIGINT), 2 for an invalid command line or configuration (nothing listens then), 1 when start-up fails.
+ */
+public final class Main {
+
+  private static final Logger log = LoggerFactory.getLogger(Main.class);
+
+  public static final int EXIT_OK = 0;
+  public static final int EXIT_START_FAILED = 1;
+  public static final int EXIT_BAD_CONFIG = 2;
+
+  private static final String USAGE = "usage: java -jar ferry.jar [--config PATH]  (or env FERRY_CONFIG=PATH)";
+
+  private Main() {
+  }
+
+  public static void main(String[] args) {
+    Ferry[] running = new Ferry[1];
+    int code = start(args, System.getenv(), running);
+    if (code != EXIT_OK) {
+      System.exit(code);
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runnable stop = () -> {
+      running[0].shutdown().onComplete(ar -> {
+        if (ar.failed()) {
+          log.error("conn=- shutdown failed", ar.cause());
+        }
+        stopped.countDown();
+      });
+    };
+    Signal.handle(new Signal("TERM"), sig -> onSignal(sig, stop, stopped));
+    Signal.handle(new Signal("INT"), sig -> onSignal(sig, stop, stopped));
+  }
+
+  private static void onSignal(Signal sig, Runnable stop, CountDownLatch stopped) {
+    log.info("conn=- received SIG{}", sig.getName());
+    stop.run();
+    try {
+      stopped.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    System.exit(EXIT_OK);
+  }
+
+  /**
+   * Parses the command line, loads and validates the configuration and starts Ferry.
+   *
+   * @param running receives the started instance
+   * @return {@link #EXIT_OK} when Ferry runs, otherwise the exit status
+   */
+  static int start(String[] args, Map<String, String> env, Ferry[] running) {
+    String path = null;
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      if (a.equals("-h") || a.equals("--help")) {
+        log.info(USAGE);
+        return EXIT_BAD_CONFIG;
+      } else if (a.equals("--config") && i + 1 < args.length) {
+        path = args[++i];
+      } else if (a.startsWith("--config=")) {
+        path = a.substring("--config=".length());
+      } else {
+        log.error("ferry: invalid command line: unexpected argument \"{}\"; {}", a, USAGE);
+        return EXIT_BAD_CONFIG;
+      }
+    }
+    FerryOptions options;
+    try {
+      options = ConfigLoader.loadBlocking(path, env);
+    } catch (ConfigException e) {
+      log.error("ferry: invalid configuration: {}", e.getMessage());
+      return EXIT_BAD_CONFIG;
+    }
+    try {
+      running[0] = Ferry.start(options).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      return EXIT_OK;
+    } catch (Exception e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      log.error("ferry: start-up failed: {}", cause.toString());
+      return EXIT_START_FAILED;
+    }
+  }
+}

@@ -1,0 +1,237 @@
+package dev.ferry.metrics;
+
+import dev.ferry.registry.CloseReason;
+import dev.ferry.registry.Side;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.ToLongFunction;
+
+/**
+ * Ferry's own meters, created once per Ferry instance on its registry. Thread-safe: meters are Micrometer's;
+ * the gauges read volatile state.
+ * <p>
+ * The alarm counters (leaks, detected double frees) exist from start at 0 for every kind, so an alert on their
+ * increase works from the first scrape. Close and prevented-double-free counters appear with their first event.
+ */
+public final class FerryMetrics {
+
+  /** Pooled-buffer accounting of one listener, summed by the gauges. */
+  public interface HeldBuffers {
+    long buffersHeld();
+
+    long bytesHeld();
+
+    long bytesQueued();
+  }
+
+  private static final Duration[] DURATION_BUCKETS = {
+    Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(50), Duration.ofMillis(100),
+    Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofSeconds(5), Duration.ofSeconds(10),
+    Duration.ofSeconds(30), Duration.ofMinutes(1), Duration.ofMinutes(5), Duration.ofMinutes(15), Duration.ofHours(1)};
+  private static final Duration[] CONNECT_BUCKETS = {
+    Duration.ofNanos(250_000), Duration.ofNanos(500_000), Duration.ofMillis(1), Duration.ofMillis(2),
+    Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50),
+    Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500), Duration.ofSeconds(1),
+    Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(10)};
+
+  private final MeterRegistry registry;
+  private final Counter opened;
+  private final AtomicLong open = new AtomicLong();
+  private final AtomicLong closing = new AtomicLong();
+  private final Map<CloseReason, Map<Side, Counter>> closed = new EnumMap<>(CloseReason.class);
+  private final Map<CloseReason, Counter> prevented = new EnumMap<>(CloseReason.class);
+  private final Map<LeakKind, Counter> doubleFreeDetected = new EnumMap<>(LeakKind.class);
+  private final Map<LeakKind, Counter> leaks = new EnumMap<>(LeakKind.class);
+  private final Map<Direction, Counter> bytes = new EnumMap<>(Direction.class);
+  private final Timer duration;
+  private final Timer connectOk;
+  private final Timer connectFailed;
+  private final List<HeldBuffers> ledgers = new CopyOnWriteArrayList<>();
+
+  public FerryMetrics(MeterRegistry registry) {
+    this.registry = registry;
+    this.opened = Counter.builder(MetricNames.CONNECTIONS_OPENED)
+      .description("Client connections accepted").register(registry);
+    Gauge.builder(MetricNames.CONNECTIONS_OPEN, open, AtomicLong::get)
+      .description("Connections accepted and not yet released").register(registry);
+    Gauge.builder(MetricNames.CONNECTIONS_CLOSING, closing, AtomicLong::get)
+      .description("Connections whose release was ordered and not yet acknowledged").register(registry);
+    for (LeakKind kind : LeakKind.values()) {
+      doubleFreeDetected.put(kind, Counter.builder(MetricNames.DOUBLE_FREE_DETECTED)
+        .description("A release ran twice or a buffer was released twice; must stay 0")
+        .tag(MetricNames.TAG_KIND, kind.label()).register(registry));
+      leaks.put(kind, Counter.builder(MetricNames.LEAKS_DETECTED)
+        .description("Resources never released; must stay 0")
+        .tag(MetricNames.TAG_KIND, kind.label()).register(registry));
+    }
+    for (Direction d : Direction.values()) {
+      bytes.put(d, Counter.builder(MetricNames.BYTES).description("Bytes relayed")
+        .tag(MetricNames.TAG_DIRECTION, d.label()).register(registry));
+    }
+    Gauge.builder(MetricNames.BUFFERS_HELD, this, m -> m.sum(HeldBuffers::buffersHeld))
+      .description("Pooled buffers held by Ferry's own code outside Netty").register(registry);
+    Gauge.builder(MetricNames.BUFFER_BYTES_HELD, this, m -> m.sum(HeldBuffers::bytesHeld))
+      .description("Readable bytes of the pooled buffers held by Ferry's own code").register(registry);
+    Gauge.builder(MetricNames.BUFFER_BYTES_QUEUED, this, m -> m.sum(HeldBuffers::bytesQueued))
+      .description("Bytes handed to socket write queues and not yet written to the kernel").register(registry);
+    this.duration = Timer.builder(MetricNames.CONNECTION_DURATION)
+      .description("Connection lifetime, accept to release").serviceLevelObjectives(DURATION_BUCKETS)
+      .register(registry);
+    this.connectOk = connectTimer("success");
+    this.connectFailed = connectTimer("failure");
+  }
+
+  private Timer connectTimer(String outcome) {
+    return Timer.builder(MetricNames.UPSTREAM_CONNECT).description("One upstream connect attempt")
+      .tag(MetricNames.TAG_OUTCOME, outcome).serviceLevelObjectives(CONNECT_BUCKETS).register(registry);
+  }
+
+  private double sum(ToLongFunction<HeldBuffers> f) {
+    long total = 0;
+    for (HeldBuffers ledger : ledgers) {
+      total += f.applyAsLong(ledger);
+    }
+    return total;
+  }
+
+  public MeterRegistry registry() {
+    return registry;
+  }
+
+  public void addLedger(HeldBuffers ledger) {
+    ledgers.add(ledger);
+  }
+
+  public void removeLedger(HeldBuffers ledger) {
+    ledgers.remove(ledger);
+  }
+
+  public void opened() {
+    opened.increment();
+    open.incrementAndGet();
+  }
+
+  public void closing() {
+    closing.incrementAndGet();
+  }
+
+  public void released(CloseReason reason, Side side, long durationNanos) {
+    closing.decrementAndGet();
+    open.decrementAndGet();
+    closedCounter(reason, side).increment();
+    duration.record(durationNanos, TimeUnit.NANOSECONDS);
+  }
+
+  private Counter closedCounter(CloseReason reason, Side side) {
+    Map<Side, Counter> bySide;
+    synchronized (closed) {
+      bySide = closed.computeIfAbsent(reason, r -> new EnumMap<>(Side.class));
+    }
+    synchronized (bySide) {
+      return bySide.computeIfAbsent(side, s -> Counter.builder(MetricNames.CONNECTIONS_CLOSED)
+        .description("Connections released, by the reason that won")
+        .tag(MetricNames.TAG_REASON, reason.label()).tag(MetricNames.TAG_SIDE, s.label()).register(registry));
+    }
+  }
+
+  public void doubleFreePrevented(CloseReason reason) {
+    Counter c;
+    synchronized (prevented) {
+      c = prevented.computeIfAbsent(reason, r -> Counter.builder(MetricNames.DOUBLE_FREE_PREVENTED)
+        .description("Close requests suppressed because an earlier one already won")
+        .tag(MetricNames.TAG_REASON, r.label()).register(registry));
+    }
+    c.increment();
+  }
+
+  public void doubleFreeDetected(LeakKind kind) {
+    doubleFreeDetected.get(kind).increment();
+  }
+
+  public void leakDetected(LeakKind kind) {
+    leaks.get(kind).increment();
+  }
+
+  public void bytes(Direction direction, long amount) {
+    if (amount > 0) {
+      bytes.get(direction).increment(amount);
+    }
+  }
+
+  public void connectAttempt(boolean success, long nanos) {
+    (success ? connectOk : connectFailed).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  // Read side, for the admin API and tests.
+
+  public long connectionsOpen() {
+    return open.get();
+  }
+
+  public long connectionsClosing() {
+    return closing.get();
+  }
+
+  public long buffersHeld() {
+    return (long) sum(HeldBuffers::buffersHeld);
+  }
+
+  public long bytesHeld() {
+    return (long) sum(HeldBuffers::bytesHeld);
+  }
+
+  public long bytesQueued() {
+    return (long) sum(HeldBuffers::bytesQueued);
+  }
+
+  public long openedTotal() {
+    return (long) opened.count();
+  }
+
+  public long closedTotal(CloseReason reason, Side side) {
+    Counter c = registry.find(MetricNames.CONNECTIONS_CLOSED)
+      .tag(MetricNames.TAG_REASON, reason.label()).tag(MetricNames.TAG_SIDE, side.label()).counter();
+    return c == null ? 0 : (long) c.count();
+  }
+
+  public long closedTotal() {
+    return (long) registry.find(MetricNames.CONNECTIONS_CLOSED).counters().stream()
+      .mapToDouble(Counter::count).sum();
+  }
+
+  public long preventedTotal(CloseReason reason) {
+    Counter c = registry.find(MetricNames.DOUBLE_FREE_PREVENTED).tag(MetricNames.TAG_REASON, reason.label()).counter();
+    return c == null ? 0 : (long) c.count();
+  }
+
+  public long preventedTotal() {
+    return (long) registry.find(MetricNames.DOUBLE_FREE_PREVENTED).counters().stream()
+      .mapToDouble(Counter::count).sum();
+  }
+
+  public long doubleFreeDetectedTotal() {
+    return (long) doubleFreeDetected.values().stream().mapToDouble(Counter::count).sum();
+  }
+
+  public long leaksTotal(LeakKind kind) {
+    return (long) leaks.get(kind).count();
+  }
+
+  public long leaksTotal() {
+    return (long) leaks.values().stream().mapToDouble(Counter::count).sum();
+  }
+
+  public long bytesTotal(Direction direction) {
+    return (long) bytes.get(direction).count();
+  }
+}

@@ -1,0 +1,45 @@
+package dev.ferry.metrics;
+
+/**
+ * Every Ferry meter name, in Micrometer's dotted form. The Prometheus names (in comments) are what operators,
+ * alerts and dashboards use; Micrometer derives them (dots to underscores, {@code _total} for counters,
+ * {@code _seconds} for timers).
+ */
+public final class MetricNames {
+
+  /** {@code ferry_connections_opened_total}: clients accepted. */
+  public static final String CONNECTIONS_OPENED = "ferry.connections.opened";
+  /** {@code ferry_connections_closed_total{reason,side}}: connections released, by winning reason. */
+  public static final String CONNECTIONS_CLOSED = "ferry.connections.closed";
+  /** {@code ferry_connections_open}: accepted and not yet released (OPEN or CLOSING). */
+  public static final String CONNECTIONS_OPEN = "ferry.connections.open";
+  /** {@code ferry_connections_closing}: a release was ordered and not yet acknowledged. */
+  public static final String CONNECTIONS_CLOSING = "ferry.connections.closing";
+  /** {@code ferry_double_free_prevented_total{reason}}: close requests suppressed because one already won. */
+  public static final String DOUBLE_FREE_PREVENTED = "ferry.double.free.prevented";
+  /** {@code ferry_double_free_detected_total{kind}}: a release ran twice or a buffer was released twice. Must stay 0. */
+  public static final String DOUBLE_FREE_DETECTED = "ferry.double.free.detected";
+  /** {@code ferry_leaks_detected_total{kind}}: a release never acknowledged, a buffer never released. Must stay 0. */
+  public static final String LEAKS_DETECTED = "ferry.leaks.detected";
+  /** {@code ferry_buffers_held}: pooled buffers Ferry's own code holds outside Netty right now. */
+  public static final String BUFFERS_HELD = "ferry.buffers.held";
+  /** {@code ferry_buffer_bytes_held}: readable bytes of those buffers. */
+  public static final String BUFFER_BYTES_HELD = "ferry.buffer.bytes.held";
+  /** {@code ferry_buffer_bytes_queued}: bytes handed to a socket's write queue and not yet written to the kernel. */
+  public static final String BUFFER_BYTES_QUEUED = "ferry.buffer.bytes.queued";
+  /** {@code ferry_bytes_total{direction}}: bytes relayed; {@code upstream} is client to upstream. */
+  public static final String BYTES = "ferry.bytes";
+  /** {@code ferry_connection_duration_seconds}: accept to release. */
+  public static final String CONNECTION_DURATION = "ferry.connection.duration";
+  /** {@code ferry_upstream_connect_seconds{outcome}}: one upstream connect attempt. */
+  public static final String UPSTREAM_CONNECT = "ferry.upstream.connect";
+
+  public static final String TAG_REASON = "reason";
+  public static final String TAG_SIDE = "side";
+  public static final String TAG_KIND = "kind";
+  public static final String TAG_DIRECTION = "direction";
+  public static final String TAG_OUTCOME = "outcome";
+
+  private MetricNames() {
+  }
+}

@@ -1,0 +1,85 @@
+package dev.ferry.proxy;
+
+import dev.ferry.metrics.FerryMetrics;
+import dev.ferry.metrics.LeakKind;
+import io.netty.buffer.ByteBuf;
+import io.netty.util.IllegalReferenceCountException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Pooled-buffer accounting of one listener: how many buffers and bytes its connections hold right now, how many
+ * bytes sit in socket write queues, and the one place where those buffers are released.
+ * <p>
+ * Threading: written only from the listener's event loop; the fields are volatile so the metric gauges, read on
+ * another thread, see current values.
+ */
+final class BufferLedger implements FerryMetrics.HeldBuffers {
+
+  private static final Logger log = LoggerFactory.getLogger(BufferLedger.class);
+
+  private final FerryMetrics metrics;
+  private volatile long buffers;
+  private volatile long bytes;
+  private volatile long queued;
+
+  BufferLedger(FerryMetrics metrics) {
+    this.metrics = metrics;
+  }
+
+  /** A buffer became ours (delivered by a socket). */
+  void acquired(int readable) {
+    buffers = buffers + 1;
+    bytes = bytes + readable;
+  }
+
+  /** A buffer of ours was handed to a write: Netty owns it now. */
+  void handedOver(int readable) {
+    buffers = buffers - 1;
+    bytes = bytes - readable;
+  }
+
+  /** Bytes entered ({@code delta > 0}) or left a socket write queue. */
+  void queued(long delta) {
+    queued = queued + delta;
+  }
+
+  /**
+   * Releases a buffer this ledger counts as held. A second release of the same buffer is caught, counted as a
+   * detected double free and logged; it never propagates.
+   */
+  void release(long connectionId, ByteBuf buf, int readable) {
+    buffers = buffers - 1;
+    bytes = bytes - readable;
+    releaseOnce(connectionId, buf);
+  }
+
+  /** Releases a buffer whose write failed before it reached Netty: ownership came back to us. */
+  void releaseReturned(long connectionId, ByteBuf buf) {
+    releaseOnce(connectionId, buf);
+  }
+
+  private void releaseOnce(long connectionId, ByteBuf buf) {
+    try {
+      buf.release();
+    } catch (IllegalReferenceCountException e) {
+      metrics.doubleFreeDetected(LeakKind.BUFFER);
+      log.error("conn={} buffer released twice (refCnt {}): double free detected", connectionId, buf.refCnt());
+    }
+  }
+
+  @Override
+  public long buffersHeld() {
+    return buffers;
+  }
+
+  @Override
+  public long bytesHeld() {
+    return bytes;
+  }
+
+  @Override
+  public long bytesQueued() {
+    return queued;
+  }
+}

@@ -1,0 +1,272 @@
+package dev.ferry.proxy;
+
+import dev.ferry.config.UpstreamAddress;
+import dev.ferry.metrics.Direction;
+import dev.ferry.registry.CloseReason;
+import dev.ferry.registry.ConnectionInfo;
+import dev.ferry.registry.ReleaseOrder;
+import dev.ferry.registry.Side;
+import io.netty.channel.ConnectTimeoutException;
+import io.netty.util.ReferenceCountUtil;
+import io.vertx.core.AsyncResult;
+import io.vertx.core.internal.net.NetSocketInternal;
+import io.vertx.core.net.NetSocket;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.net.ConnectException;
+
+/**
+ * One proxied connection: the client socket, its upstream socket, their timers and (through its
+ * {@link BufferRelay}) every buffer they hold. It wires every handler of both sockets in one place.
+ * <p>
+ * Two rules keep the lifecycle honest:
+ * <ul>
+ *   <li><b>Fault sites only publish.</b> An exception, a close, a failed write, a failed connect, idleness or an
+ *       overflow becomes a close request to the registry ({@link #fault}) and nothing else: no close, no release
+ *       where the fault is noticed.</li>
+ *   <li><b>Only {@link #release} ends the connection</b>, once, when the registry orders it: it drains what Vert.x
+ *       holds, closes both sockets (queued writes first, forced after {@code close.flush-timeout}), waits for both
+ *       close events and acknowledges. Socket events after the release began are its own consequences and are not
+ *       published again. A second order is a detected double free.</li>
+ * </ul>
+ * Threading: every method runs on the owning listener's event loop.
+ */
+final class ProxyConnection implements BufferRelay.Faults {
+
+  private static final Logger log = LoggerFactory.getLogger(ProxyConnection.class);
+
+  /** Lifecycle stages, in order. */
+  enum Stage { CONNECTING, ESTABLISHED, RELEASING, RELEASED }
+
+  private final long id;
+  private final ListenerVerticle owner;
+  private final NetSocketInternal client;
+  private final ConnectionInfo info;
+  private final BufferRelay relay;
+  private NetSocketInternal upstream;
+  private Stage stage = Stage.CONNECTING;
+  private boolean clientClosed;
+  private boolean upstreamClosed;
+  private boolean connectInFlight;
+  private long forceCloseTimer = -1;
+  private long idleSinceNanos;
+  private long lastSeenBytes;
+  private boolean idleReported;
+  private long reportedUp;
+  private long reportedDown;
+
+  ProxyConnection(long id, ListenerVerticle owner, NetSocketInternal client, ConnectionInfo info) {
+    this.id = id;
+    this.owner = owner;
+    this.client = client;
+    this.info = info;
+    this.relay = new BufferRelay(id, client, owner.ledger(), this, owner.options().bufferSoftLimit(),
+      owner.options().bufferHardLimit());
+    client.exceptionHandler(t -> fault(classify(t), Side.CLIENT, describe(t)));
+    client.closeHandler(v -> onClosed(Side.CLIENT));
+    client.eventHandler(ProxyConnection::onEvent);
+  }
+
+  long id() {
+    return id;
+  }
+
+  ConnectionInfo info() {
+    return info;
+  }
+
+  Stage stage() {
+    return stage;
+  }
+
+  void start() {
+    connect(1);
+  }
+
+  // ---- connect ----------------------------------------------------------------------------------------------
+
+  private void connect(int attempt) {
+    UpstreamAddress target = owner.nextUpstream();
+    long startNanos = System.nanoTime();
+    connectInFlight = true;
+    owner.netClient().connect(target.port(), target.host())
+      .onComplete(ar -> onConnect(attempt, target, startNanos, ar));
+  }
+
+  private void onConnect(int attempt, UpstreamAddress target, long startNanos, AsyncResult<NetSocket> ar) {
+    connectInFlight = false;
+    long now = System.nanoTime();
+    owner.metrics().connectAttempt(ar.succeeded(), now - startNanos);
+    if (ar.succeeded()) {
+      upstream = (NetSocketInternal) ar.result();
+      upstream.exceptionHandler(t -> fault(classify(t), Side.UPSTREAM, describe(t)));
+      upstream.closeHandler(v -> onClosed(Side.UPSTREAM));
+      upstream.eventHandler(ProxyConnection::onEvent);
+      info.upstream(target.toString());
+      relay.connected(upstream);
+      if (stage == Stage.RELEASING) {
+        log.debug("conn={} upstream {} connected after the release began; closing it", id, target);
+        upstream.close();
+        return;
+      }
+      stage = Stage.ESTABLISHED;
+      info.stage(stage.name());
+      info.connected(now - info.openedAtNanos());
+      idleSinceNanos = now;
+      log.debug("conn={} connected to {} (attempt {})", id, target, attempt);
+      return;
+    }
+    Throwable cause = ar.cause();
+    if (stage == Stage.RELEASING) {
+      maybeFinish();
+      return;
+    }
+    if (attempt < owner.options().connectAttempts()) {
+      log.debug("conn={} connect attempt {} to {} failed: {}; trying the next upstream", id, attempt, target,
+        describe(cause));
+      connect(attempt + 1);
+    } else {
+      CloseReason reason = cause instanceof ConnectTimeoutException ? CloseReason.CONNECT_TIMEOUT
+        : CloseReason.CONNECT_FAILED;
+      fault(reason, Side.UPSTREAM, "attempt " + attempt + " to " + target + ": " + describe(cause));
+    }
+  }
+
+  // ---- fault sites: publish only ----------------------------------------------------------------------------
+
+  /** Publishes a close request, unless the release already began (then the event is its own consequence). */
+  void fault(CloseReason reason, Side side, String detail) {
+    if (stage.compareTo(Stage.RELEASING) >= 0) {
+      log.debug("conn={} {} on {} during release: not published", id, reason, side.label());
+      return;
+    }
+    owner.requestClose(id, reason, side, detail);
+  }
+
+  @Override
+  public void writeFailed(Side sink, Throwable cause) {
+    // A reset noticed by a write is still a reset: the reason names the cause, the detail the operation.
+    CloseReason reason = classify(cause) == CloseReason.PEER_RESET ? CloseReason.PEER_RESET : CloseReason.WRITE_FAILED;
+    fault(reason, sink, "write: " + describe(cause));
+  }
+
+  @Override
+  public void overflow(Side sink, long queuedBytes) {
+    fault(CloseReason.OVERFLOW, sink, queuedBytes + " bytes queued for the " + sink.label()
+      + ", hard limit " + owner.options().bufferHardLimit());
+  }
+
+  private void onClosed(Side side) {
+    if (side == Side.CLIENT) {
+      clientClosed = true;
+    } else {
+      upstreamClosed = true;
+    }
+    if (stage.compareTo(Stage.RELEASING) < 0) {
+      fault(CloseReason.PEER_CLOSED, side, "connection closed");
+    } else {
+      relay.drain(side == Side.CLIENT ? client : upstream);
+      maybeFinish();
+    }
+  }
+
+  /** Called by the listener's sweep: idle detection and byte metrics. */
+  void sweep(long nowNanos, long idleTimeoutNanos) {
+    if (stage != Stage.ESTABLISHED) {
+      return;
+    }
+    reportBytes();
+    long total = reportedUp + reportedDown;
+    if (total != lastSeenBytes) {
+      lastSeenBytes = total;
+      idleSinceNanos = nowNanos;
+    } else if (idleTimeoutNanos > 0 && !idleReported && nowNanos - idleSinceNanos >= idleTimeoutNanos) {
+      idleReported = true;
+      fault(CloseReason.IDLE_TIMEOUT, Side.PROXY, "no byte moved for " + idleTimeoutNanos / 1_000_000 + " ms");
+    }
+  }
+
+  // ---- the one release --------------------------------------------------------------------------------------
+
+  /** Executes the registry's release order. Runs at most once; a second call is a detected double free. */
+  void release(ReleaseOrder order) {
+    if (stage.compareTo(Stage.RELEASING) >= 0) {
+      owner.releaseRanTwice(id, order);
+      return;
+    }
+    stage = Stage.RELEASING;
+    info.stage(stage.name());
+    Side graceful = order.reason() == CloseReason.PEER_CLOSED ? order.side() : null;
+    relay.beginRelease(graceful, !clientClosed, upstream != null && !upstreamClosed);
+    if (!clientClosed) {
+      client.close();
+    }
+    if (upstream != null && !upstreamClosed) {
+      upstream.close();
+    }
+    forceCloseTimer = owner.vertx().setTimer(owner.options().closeFlushTimeout().toMillis(), t -> forceClose());
+    maybeFinish();
+  }
+
+  /** The peers did not take the queued bytes within the flush timeout: close the channels without flushing. */
+  private void forceClose() {
+    forceCloseTimer = -1;
+    log.warn("conn={} queued writes not flushed within {} ms; closing without flush", id,
+      owner.options().closeFlushTimeout().toMillis());
+    if (!clientClosed) {
+      client.channelHandlerContext().channel().close();
+    }
+    if (upstream != null && !upstreamClosed) {
+      upstream.channelHandlerContext().channel().close();
+    }
+  }
+
+  private void maybeFinish() {
+    if (stage != Stage.RELEASING || !clientClosed || connectInFlight || (upstream != null && !upstreamClosed)) {
+      return;
+    }
+    stage = Stage.RELEASED;
+    info.stage(stage.name());
+    if (forceCloseTimer >= 0) {
+      owner.vertx().cancelTimer(forceCloseTimer);
+      forceCloseTimer = -1;
+    }
+    reportBytes();
+    owner.released(this, relay.held());
+  }
+
+  private void reportBytes() {
+    long up = relay.bytes(Direction.UPSTREAM);
+    long down = relay.bytes(Direction.DOWNSTREAM);
+    if (up != reportedUp || down != reportedDown) {
+      owner.metrics().bytes(Direction.UPSTREAM, up - reportedUp);
+      owner.metrics().bytes(Direction.DOWNSTREAM, down - reportedDown);
+      reportedUp = up;
+      reportedDown = down;
+      info.bytes(up, down);
+    }
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------------------------
+
+  /** Pipeline events (e.g. a server shutdown notice): Ferry drains on its own terms, so they are only released. */
+  private static void onEvent(Object event) {
+    ReferenceCountUtil.release(event);
+  }
+
+  static CloseReason classify(Throwable t) {
+    String m = t.getMessage();
+    if (m != null && (m.contains("Connection reset") || m.contains("Broken pipe"))) {
+      return CloseReason.PEER_RESET;
+    }
+    return CloseReason.IO_ERROR;
+  }
+
+  private static String describe(Throwable t) {
+    if (t instanceof ConnectException || t.getMessage() == null) {
+      return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
+    }
+    return t.getMessage();
+  }
+}

@@ -1,0 +1,78 @@
+package dev.ferry.proxy;
+
+import dev.ferry.config.FerryOptions;
+import dev.ferry.config.UpstreamAddress;
+import dev.ferry.metrics.FerryMetrics;
+
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * What every listener instance of one Ferry shares: options, metrics, the upstream list, the connection-id
+ * sequence (ids are unique in the process) and the drain tally. Thread-safe.
+ */
+public final class ProxyContext {
+
+  private final FerryOptions options;
+  private final FerryMetrics metrics;
+  private final List<UpstreamAddress> upstreams;
+  private final AtomicLong ids = new AtomicLong();
+  private final AtomicInteger listenerIndex = new AtomicInteger();
+  private final AtomicInteger boundPort = new AtomicInteger(-1);
+  private final AtomicInteger drained = new AtomicInteger();
+  private final AtomicInteger forced = new AtomicInteger();
+
+  public ProxyContext(FerryOptions options, FerryMetrics metrics, List<UpstreamAddress> upstreams) {
+    if (upstreams.isEmpty()) {
+      throw new IllegalArgumentException("no upstream to proxy to");
+    }
+    this.options = options;
+    this.metrics = metrics;
+    this.upstreams = List.copyOf(upstreams);
+  }
+
+  public FerryOptions options() {
+    return options;
+  }
+
+  public FerryMetrics metrics() {
+    return metrics;
+  }
+
+  public List<UpstreamAddress> upstreams() {
+    return upstreams;
+  }
+
+  long nextId() {
+    return ids.incrementAndGet();
+  }
+
+  int nextListenerIndex() {
+    return listenerIndex.getAndIncrement();
+  }
+
+  void bound(int port) {
+    boundPort.compareAndSet(-1, port);
+  }
+
+  /** The port the proxy listens on (the actual one when configured as 0), or -1 before it is bound. */
+  public int boundPort() {
+    return boundPort.get();
+  }
+
+  void drainTally(int drainedCount, int forcedCount) {
+    drained.addAndGet(drainedCount);
+    forced.addAndGet(forcedCount);
+  }
+
+  /** Connections that ended on their own while draining. */
+  public int drained() {
+    return drained.get();
+  }
+
+  /** Connections closed with reason SHUTDOWN when the drain timeout expired. */
+  public int forced() {
+    return forced.get();
+  }
+}

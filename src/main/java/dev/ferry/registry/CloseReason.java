@@ -1,0 +1,33 @@
+package dev.ferry.registry;
+
+/**
+ * Why a connection ended. The first close request for a connection decides its reason; it drives the
+ * access-log line, the {@code reason} label of the close metrics and the registry record.
+ */
+public enum CloseReason {
+  /** The peer closed its side in order (FIN, or an orderly close seen as end of stream). */
+  PEER_CLOSED,
+  /** The peer reset the connection (RST, ECONNRESET, EPIPE). */
+  PEER_RESET,
+  /** Any other I/O error reported by a socket. */
+  IO_ERROR,
+  /** A write to the socket failed after it was handed to Netty. */
+  WRITE_FAILED,
+  /** Every upstream connect attempt failed. */
+  CONNECT_FAILED,
+  /** The last upstream connect attempt timed out. */
+  CONNECT_TIMEOUT,
+  /** No byte moved in either direction for {@code idle-timeout}. */
+  IDLE_TIMEOUT,
+  /** A sink held more than {@code buffer.hard-limit} bytes not yet written. */
+  OVERFLOW,
+  /** An operator closed it through the admin API. */
+  ADMIN_KILL,
+  /** Ferry was shutting down and the drain timeout expired. */
+  SHUTDOWN;
+
+  /** The Prometheus label value. */
+  public String label() {
+    return name();
+  }
+}

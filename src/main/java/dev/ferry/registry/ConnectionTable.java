@@ -1,0 +1,134 @@
+package dev.ferry.registry;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The state machine of one registry shard, free of Vert.x so it can be driven by tests directly.
+ * <pre>
+ *   (absent) --opened--> OPEN --first close request--> CLOSING --ack--> RELEASED (removed)
+ * </pre>
+ * Invariants: at most one release order per id; the first request's reason is the one recorded; every later
+ * request for the id, or for an id not in the table, is suppressed; an ack is accepted only for a CLOSING id.
+ * <p>
+ * Threading: confined to the shard's event loop; not thread-safe.
+ */
+public final class ConnectionTable {
+
+  public enum State { OPEN, CLOSING, RELEASED }
+
+  /** One connection's registry record. */
+  public static final class Entry {
+    private final ConnectionInfo info;
+    private final String owner;
+    private State state = State.OPEN;
+    private CloseReason reason;
+    private Side side;
+    private String detail;
+    private long closingSinceNanos;
+    private boolean leakReported;
+
+    Entry(ConnectionInfo info, String owner) {
+      this.info = info;
+      this.owner = owner;
+    }
+
+    public ConnectionInfo info() {
+      return info;
+    }
+
+    public String owner() {
+      return owner;
+    }
+
+    public State state() {
+      return state;
+    }
+
+    public CloseReason reason() {
+      return reason;
+    }
+
+    public Side side() {
+      return side;
+    }
+
+    public String detail() {
+      return detail;
+    }
+
+    public boolean leakReported() {
+      return leakReported;
+    }
+  }
+
+  /** What became of a close request. */
+  public enum Decision {
+    /** First request for an open id: a release order must go to the owner. */
+    ORDER_RELEASE,
+    /** The id is already closing, or no longer (or never) in the table: a prevented double free. */
+    SUPPRESSED
+  }
+
+  private final Map<Long, Entry> entries = new HashMap<>();
+
+  /** Records a new connection; returns false (and changes nothing) if the id is already known. */
+  public boolean open(ConnectionInfo info, String owner) {
+    return entries.putIfAbsent(info.id(), new Entry(info, owner)) == null;
+  }
+
+  public Decision requestClose(CloseRequest request, long nowNanos) {
+    Entry e = entries.get(request.id());
+    if (e == null || e.state != State.OPEN) {
+      return Decision.SUPPRESSED;
+    }
+    e.state = State.CLOSING;
+    e.reason = request.reason();
+    e.side = request.side();
+    e.detail = request.detail();
+    e.closingSinceNanos = nowNanos;
+    return Decision.ORDER_RELEASE;
+  }
+
+  /**
+   * Accepts the owner's acknowledgement and removes the entry.
+   *
+   * @return the released entry, or null if the id was not CLOSING (a release that ran twice or without an order)
+   */
+  public Entry released(long id) {
+    Entry e = entries.get(id);
+    if (e == null || e.state != State.CLOSING) {
+      return null;
+    }
+    e.state = State.RELEASED;
+    entries.remove(id);
+    return e;
+  }
+
+  /** CLOSING entries older than {@code bound} not yet reported; marks them reported so each leaks once. */
+  public List<Entry> overdue(long nowNanos, long boundNanos) {
+    List<Entry> late = new ArrayList<>();
+    for (Entry e : entries.values()) {
+      if (e.state == State.CLOSING && !e.leakReported && nowNanos - e.closingSinceNanos > boundNanos) {
+        e.leakReported = true;
+        late.add(e);
+      }
+    }
+    return late;
+  }
+
+  public Entry get(long id) {
+    return entries.get(id);
+  }
+
+  public Collection<Entry> entries() {
+    return entries.values();
+  }
+
+  public int size() {
+    return entries.size();
+  }
+}

@@ -1,0 +1,134 @@
+package dev.ferry.support;
+
+import dev.ferry.Ferry;
+import dev.ferry.config.FerryOptions;
+import dev.ferry.config.UpstreamAddress;
+import dev.ferry.metrics.FerryMetrics;
+import dev.ferry.registry.CloseReason;
+import dev.ferry.registry.Side;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A Ferry started for one test: loopback only, ephemeral ports, one listener by default, short timeouts; the
+ * access log captured. {@link #assertReleasedCleanly()} is the end-of-test check every scenario runs.
+ */
+public final class FerryHarness implements AutoCloseable {
+
+  private final Ferry ferry;
+  private final AccessLogCapture access;
+  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+  private FerryHarness(Ferry ferry, AccessLogCapture access) {
+    this.ferry = ferry;
+    this.access = access;
+  }
+
+  /** Options for tests: 127.0.0.1, port 0 everywhere, 1 instance, timeouts short enough for tests. */
+  public static FerryOptions options(UpstreamAddress... upstreams) {
+    return new FerryOptions()
+      .setListenHost("127.0.0.1").setListenPort(0)
+      .setAdminHost("127.0.0.1").setAdminPort(0)
+      .setEchoHost("127.0.0.1").setEchoPort(0)
+      .setInstances(1)
+      .setUpstreams(List.of(upstreams))
+      .setConnectTimeout(Duration.ofSeconds(2))
+      .setCloseFlushTimeout(Duration.ofSeconds(2))
+      .setReleaseTimeout(Duration.ofSeconds(10))
+      .setWatchdogInterval(Duration.ofMillis(200))
+      .setDrainTimeout(Duration.ofSeconds(2));
+  }
+
+  public static FerryHarness start(FerryOptions options) {
+    AccessLogCapture access = new AccessLogCapture();
+    try {
+      Ferry ferry = Ferry.start(options).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      return new FerryHarness(ferry, access);
+    } catch (Exception e) {
+      access.close();
+      throw new AssertionError("Ferry did not start: " + e, e);
+    }
+  }
+
+  public Ferry ferry() {
+    return ferry;
+  }
+
+  public FerryMetrics metrics() {
+    return ferry.metrics();
+  }
+
+  public int port() {
+    return ferry.proxyPort();
+  }
+
+  public Peer connect() throws IOException {
+    return Peer.connect(port());
+  }
+
+  public AccessLogCapture access() {
+    return access;
+  }
+
+  /**
+   * The connection of client {@code peer} ended for {@code reason} by {@code side}: exactly one access-log line says
+   * so, with the close metric counted.
+   */
+  public JsonObject assertClosedFor(Peer client, CloseReason reason, Side side) {
+    JsonObject line = access.awaitOne(client.localPort());
+    assertThat(line.getString("reason")).as("close reason of " + line).isEqualTo(reason.label());
+    assertThat(line.getString("side")).as("close side of " + line).isEqualTo(side.label());
+    assertThat(metrics().closedTotal(reason, side)).as("closed{reason=%s,side=%s}", reason, side).isPositive();
+    return line;
+  }
+
+  /**
+   * Every connection released, every buffer back, no leak, no detected double free: what must hold after any
+   * scenario, happy or not.
+   */
+  public void assertReleasedCleanly() {
+    FerryMetrics m = metrics();
+    Await.equal("ferry_connections_open", 0L, m::connectionsOpen);
+    Await.equal("ferry_connections_closing", 0L, m::connectionsClosing);
+    Await.equal("ferry_buffers_held", 0L, m::buffersHeld);
+    Await.equal("ferry_buffer_bytes_held", 0L, m::bytesHeld);
+    Await.equal("ferry_buffer_bytes_queued", 0L, m::bytesQueued);
+    assertThat(m.doubleFreeDetectedTotal()).as("ferry_double_free_detected_total").isZero();
+    assertThat(m.leaksTotal()).as("ferry_leaks_detected_total").isZero();
+    assertThat(m.openedTotal()).as("opened = closed + open").isEqualTo(m.closedTotal() + m.connectionsOpen());
+  }
+
+  public HttpResponse<String> admin(String method, String path) throws IOException, InterruptedException {
+    HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ferry.adminPort() + path))
+      .method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build();
+    return http.send(req, HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Shuts Ferry down (drain included) and waits for it. */
+  public void shutdown() {
+    try {
+      ferry.shutdown().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new AssertionError("Ferry did not shut down: " + e, e);
+    }
+  }
+
+  @Override
+  public void close() {
+    try {
+      shutdown();
+    } finally {
+      access.close();
+    }
+  }
+}
