@@ -10,6 +10,7 @@ import sun.misc.Signal;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Command line: {@code java -jar ferry.jar [--config PATH]}. Exit status: 0 after a clean shutdown (SIGTERM or
@@ -29,27 +30,31 @@ public final class Main {
   }
 
   public static void main(String[] args) {
-    Ferry[] running = new Ferry[1];
-    int code = start(args, System.getenv(), running);
+    AtomicReference<Ferry> running = new AtomicReference<>();
+    CountDownLatch stopped = new CountDownLatch(1);
+    // Installed before start-up, so a SIGTERM at any moment drains instead of killing the JVM.
+    Signal.handle(new Signal("TERM"), sig -> onSignal(sig, running.get(), stopped));
+    Signal.handle(new Signal("INT"), sig -> onSignal(sig, running.get(), stopped));
+    Ferry[] started = new Ferry[1];
+    int code = start(args, System.getenv(), started);
     if (code != EXIT_OK) {
       System.exit(code);
     }
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runnable stop = () -> {
-      running[0].shutdown().onComplete(ar -> {
-        if (ar.failed()) {
-          log.error("conn=- shutdown failed", ar.cause());
-        }
-        stopped.countDown();
-      });
-    };
-    Signal.handle(new Signal("TERM"), sig -> onSignal(sig, stop, stopped));
-    Signal.handle(new Signal("INT"), sig -> onSignal(sig, stop, stopped));
+    running.set(started[0]);
   }
 
-  private static void onSignal(Signal sig, Runnable stop, CountDownLatch stopped) {
+  private static void onSignal(Signal sig, Ferry ferry, CountDownLatch stopped) {
     log.info("conn=- received SIG{}", sig.getName());
-    stop.run();
+    if (ferry == null) {
+      log.info("conn=- start-up not finished: exiting without drain");
+      System.exit(EXIT_OK);
+    }
+    ferry.shutdown().onComplete(ar -> {
+      if (ar.failed()) {
+        log.error("conn=- shutdown failed", ar.cause());
+      }
+      stopped.countDown();
+    });
     try {
       stopped.await();
     } catch (InterruptedException e) {

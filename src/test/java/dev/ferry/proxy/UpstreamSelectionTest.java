@@ -1,0 +1,93 @@
+package dev.ferry.proxy;
+
+import dev.ferry.config.UpstreamAddress;
+import dev.ferry.registry.CloseReason;
+import dev.ferry.registry.Side;
+import dev.ferry.support.Backend;
+import dev.ferry.support.Blackhole;
+import dev.ferry.support.FerryHarness;
+import dev.ferry.support.Peer;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Round-robin over several upstreams, the next one on a failed connect, and the end when all fail. */
+class UpstreamSelectionTest {
+
+  @Test
+  void spreadsConnectionsRoundRobinOverUpstreams() throws Exception {
+    try (Backend a = new Backend(Backend.HOLD); Backend b = new Backend(Backend.HOLD); Backend c = new Backend(Backend.HOLD);
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(a.address(), b.address(), c.address()))) {
+      List<Peer> clients = new ArrayList<>();
+      for (int i = 0; i < 6; i++) {
+        Peer client = ferry.connect();
+        clients.add(client);
+        client.write("x");
+        int accepted = i + 1;
+        dev.ferry.support.Await.until(accepted + " upstream connections",
+          () -> a.accepted().size() + b.accepted().size() + c.accepted().size() == accepted);
+      }
+      assertThat(List.of(a.accepted().size(), b.accepted().size(), c.accepted().size())).containsExactly(2, 2, 2);
+      for (Peer client : clients) {
+        client.close();
+      }
+      for (Backend backend : List.of(a, b, c)) {
+        for (Peer upstream : backend.accepted()) {
+          upstream.awaitClosedByPeer();
+        }
+      }
+      ferry.assertReleasedCleanly();
+      assertThat(ferry.metrics().closedTotal(CloseReason.PEER_CLOSED, Side.CLIENT)).isEqualTo(6);
+    }
+  }
+
+  @Test
+  void triesTheNextUpstreamWhenOneRefuses() throws Exception {
+    UpstreamAddress refusing = Backend.refusingAddress();
+    try (Backend healthy = new Backend(peer -> peer.write(peer.readExactly(5)));
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(refusing, healthy.address()))) {
+      Peer client = ferry.connect();
+      client.write("hello");
+      assertThat(client.readExactlyText(5)).isEqualTo("hello");
+      client.close();
+      JsonObject line = ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.CLIENT);
+      assertThat(line.getString("upstream")).isEqualTo(healthy.address().toString());
+      healthy.awaitAccepted(1).awaitClosedByPeer();
+      ferry.assertReleasedCleanly();
+    }
+  }
+
+  @Test
+  void closesClientWhenEveryUpstreamRefuses() throws Exception {
+    UpstreamAddress first = Backend.refusingAddress();
+    UpstreamAddress second = Backend.refusingAddress();
+    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options(first, second).setConnectAttempts(3))) {
+      Peer client = ferry.connect();
+      // Bytes sent before the upstream exists are held by Vert.x for the paused client; the release drains them.
+      client.write("lost with the connection");
+      client.awaitClosedByPeer();
+      JsonObject line = ferry.assertClosedFor(client, CloseReason.CONNECT_FAILED, Side.UPSTREAM);
+      assertThat(line.getString("detail")).startsWith("attempt 3 to ");
+      assertThat(line.getString("upstream")).isNull();
+      ferry.assertReleasedCleanly();
+    }
+  }
+
+  @Test
+  void closesClientWithConnectTimeoutWhenTheUpstreamNeverAnswers() throws Exception {
+    try (Blackhole silent = new Blackhole();
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(silent.address())
+           .setConnectTimeout(Duration.ofMillis(300)).setConnectAttempts(2))) {
+      Peer client = ferry.connect();
+      client.write("waiting");
+      client.awaitClosedByPeer();
+      ferry.assertClosedFor(client, CloseReason.CONNECT_TIMEOUT, Side.UPSTREAM);
+      ferry.assertReleasedCleanly();
+    }
+  }
+}
