@@ -30,14 +30,16 @@ public final class LeakCheckExtension implements BeforeAllCallback, AfterAllCall
     collect();
     long before = context.getStore(NS).get("before", Long.class);
     long after = NettyLeakHook.reported();
-    if (after != before) {
+    ExpectedLeaks expected = context.getRequiredTestClass().getAnnotation(ExpectedLeaks.class);
+    long allowed = expected == null ? 0 : expected.value();
+    if (after - before != allowed) {
       throw new AssertionError((after - before) + " pooled-buffer leak(s) reported by Netty during "
-        + context.getDisplayName() + " (see the LEAK: lines in the log)");
+        + context.getDisplayName() + ", expected " + allowed + " (see the LEAK: lines in the log)");
     }
   }
 
   /** Lets the collector find unreachable buffers and makes the detector poll its queue (it does so on allocation). */
-  static void collect() {
+  public static void collect() {
     for (int i = 0; i < 6; i++) {
       System.gc();
       for (int j = 0; j < 64; j++) {
