@@ -66,10 +66,12 @@ public final class FerryMetrics {
       .description("Connections accepted and not yet released").register(registry);
     Gauge.builder(MetricNames.CONNECTIONS_CLOSING, closing, AtomicLong::get)
       .description("Connections whose release was ordered and not yet acknowledged").register(registry);
-    for (LeakKind kind : LeakKind.values()) {
+    for (LeakKind kind : new LeakKind[] {LeakKind.BUFFER, LeakKind.RELEASE}) {
       doubleFreeDetected.put(kind, Counter.builder(MetricNames.DOUBLE_FREE_DETECTED)
         .description("A release ran twice or a buffer was released twice; must stay 0")
         .tag(MetricNames.TAG_KIND, kind.label()).register(registry));
+    }
+    for (LeakKind kind : LeakKind.values()) {
       leaks.put(kind, Counter.builder(MetricNames.LEAKS_DETECTED)
         .description("Resources never released; must stay 0")
         .tag(MetricNames.TAG_KIND, kind.label()).register(registry));

@@ -1,6 +1,9 @@
 package dev.ferry.metrics;
 
-/** Label values of {@code ferry_leaks_detected_total} and {@code ferry_double_free_detected_total}. */
+/**
+ * Label values of {@code ferry_leaks_detected_total} (all kinds) and {@code ferry_double_free_detected_total}
+ * ({@code buffer} and {@code release}).
+ */
 public enum LeakKind {
   /** A pooled buffer reached the garbage collector unreleased (Netty's leak detector). */
   BUFFER,

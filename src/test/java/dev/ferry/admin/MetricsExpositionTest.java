@@ -31,6 +31,7 @@ class MetricsExpositionTest {
       assertThat(before).contains(ALWAYS);
       assertThat(before).doesNotContain("ferry_connections_closed_total{");
       assertThat(before).doesNotContain("ferry_double_free_prevented_total{");
+      assertThat(before).doesNotContain("ferry_double_free_detected_total{kind=\"connection\"}");
 
       Peer client = ferry.connect();
       client.write("12345");
