@@ -61,7 +61,9 @@ public final class AdminVerticle extends VerticleBase {
   @Override
   public Future<?> start() {
     metricsHandler = PrometheusRequestHandler.create(registry);
-    HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port));
+    // HTTP/1.1 only: what Prometheus and kubelet probes speak; no h2c upgrade path on the admin port.
+    HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port)
+      .setHttp2ClearTextEnabled(false));
     server.requestHandler(this::route);
     return server.listen().onSuccess(s -> actualPort = s.actualPort());
   }

@@ -27,7 +27,8 @@ public final class FerryHarness implements AutoCloseable {
 
   private final Ferry ferry;
   private final AccessLogCapture access;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+    .connectTimeout(Duration.ofSeconds(5)).build();
 
   private FerryHarness(Ferry ferry, AccessLogCapture access) {
     this.ferry = ferry;
@@ -111,7 +112,13 @@ public final class FerryHarness implements AutoCloseable {
   public HttpResponse<String> admin(String method, String path) throws IOException, InterruptedException {
     HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ferry.adminPort() + path))
       .method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build();
-    return http.send(req, HttpResponse.BodyHandlers.ofString());
+    try {
+      return http.sendAsync(req, HttpResponse.BodyHandlers.ofString()).get(20, TimeUnit.SECONDS);
+    } catch (java.util.concurrent.ExecutionException e) {
+      throw e.getCause() instanceof IOException io ? io : new IOException(e.getCause());
+    } catch (java.util.concurrent.TimeoutException e) {
+      throw new IOException("admin " + method + " " + path + " did not answer within 20 s", e);
+    }
   }
 
   /** Shuts Ferry down (drain included) and waits for it. */
