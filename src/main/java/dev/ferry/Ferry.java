@@ -119,7 +119,7 @@ public final class Ferry {
     }).compose(id -> {
       listenersId = id;
       admin = new AdminVerticle(options.adminHost(), options.adminPort(), options.registryShards(), meterRegistry,
-        ready::get);
+        ready::get, options.adminToken());
       return vertx.deployVerticle(admin);
     }).map(id -> {
       adminId = id;

@@ -16,6 +16,8 @@ import io.vertx.micrometer.PrometheusRequestHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -30,7 +32,8 @@ import java.util.function.BooleanSupplier;
  *       draining.</li>
  *   <li>{@code GET /connections?limit=N}: open connections, oldest first (default 100, at most 10000).</li>
  *   <li>{@code DELETE /connections/{id}}: closes one with reason {@code ADMIN_KILL} through the registry, like any
- *       other fault: 202, or 404 for an unknown id, 409 when it is already closing, 400 for a malformed id.</li>
+ *       other fault: 202, or 404 for an unknown id, 409 when it is already closing, 400 for a malformed id; 401
+ *       without {@code Authorization: Bearer <admin.token>} when a token is configured.</li>
  * </ul>
  * Every error is a JSON body {@code {"error": "..."}}; no stack trace ever reaches a response.
  */
@@ -47,10 +50,16 @@ public final class AdminVerticle extends VerticleBase {
   private final int shards;
   private final PrometheusMeterRegistry registry;
   private final BooleanSupplier ready;
+  private final byte[] token;
   private Handler<HttpServerRequest> metricsHandler;
   private volatile int actualPort = -1;
 
-  public AdminVerticle(String host, int port, int shards, PrometheusMeterRegistry registry, BooleanSupplier ready) {
+  /**
+   * @param token the bearer token {@code DELETE /connections/{id}} requires, or null for none
+   */
+  public AdminVerticle(String host, int port, int shards, PrometheusMeterRegistry registry, BooleanSupplier ready,
+                       String token) {
+    this.token = token == null ? null : token.getBytes(StandardCharsets.UTF_8);
     this.host = host;
     this.port = port;
     this.shards = shards;
@@ -99,7 +108,7 @@ public final class AdminVerticle extends VerticleBase {
         }
         default -> {
           if (path.startsWith(CONNECTIONS + "/")) {
-            if (allow(req, HttpMethod.DELETE)) {
+            if (allow(req, HttpMethod.DELETE) && authorized(req)) {
               kill(req, path.substring(CONNECTIONS.length() + 1));
             }
           } else {
@@ -119,6 +128,24 @@ public final class AdminVerticle extends VerticleBase {
     }
     req.response().putHeader("Allow", method.name());
     error(req, 405, "method " + req.method().name() + " not allowed; use " + method.name());
+    return false;
+  }
+
+  /** Checks the bearer token when one is configured (constant-time comparison); answers 401 otherwise. */
+  private boolean authorized(HttpServerRequest req) {
+    if (token == null) {
+      return true;
+    }
+    String header = req.getHeader("Authorization");
+    byte[] given = header != null && header.startsWith("Bearer ")
+      ? header.substring(7).trim().getBytes(StandardCharsets.UTF_8) : new byte[0];
+    if (MessageDigest.isEqual(given, token)) {
+      return true;
+    }
+    log.warn("conn=- admin {} {} refused: {}", req.method(), truncate(req.path()),
+      header == null ? "no bearer token" : "wrong bearer token");
+    req.response().putHeader("WWW-Authenticate", "Bearer");
+    error(req, 401, "a valid bearer token is required");
     return false;
   }
 

@@ -29,6 +29,7 @@ public final class EnvOverrides {
     define("FERRY_LISTEN_PORT", "listen.port", Kind.INT);
     define("FERRY_ADMIN_HOST", "admin.host", Kind.STRING);
     define("FERRY_ADMIN_PORT", "admin.port", Kind.INT);
+    define("FERRY_ADMIN_TOKEN", "admin.token", Kind.STRING);
     define("FERRY_INSTANCES", "instances", Kind.INT);
     define("FERRY_TRANSPORT", "transport", Kind.STRING);
     define("FERRY_UPSTREAMS", "upstreams", Kind.UPSTREAMS);
@@ -39,6 +40,8 @@ public final class EnvOverrides {
     define("FERRY_REGISTRY_SHARDS", "registry.shards", Kind.INT);
     define("FERRY_ECHO_ENABLED", "echo.enabled", Kind.BOOLEAN);
     define("FERRY_ACCESS_LOG", "log.access", Kind.BOOLEAN);
+    define("FERRY_MAX_CONNECTIONS", "limits.max-connections", Kind.INT);
+    define("FERRY_MAX_CONNECTIONS_PER_SOURCE", "limits.max-connections-per-source", Kind.INT);
   }
 
   /** Environment variable name → dotted config path, in documentation order. */

@@ -48,6 +48,13 @@ public class FerryOptions {
   public static final String DEFAULT_ECHO_HOST = "127.0.0.1";
   public static final int DEFAULT_ECHO_PORT = 7001;
   public static final boolean DEFAULT_ACCESS_LOG = true;
+  /** No admin token: {@code DELETE /connections/{id}} is open to whoever reaches the admin port. */
+  public static final String DEFAULT_ADMIN_TOKEN = null;
+  public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
+  /** 0 = no per-source limit. */
+  public static final int DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 0;
+  public static final int DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
+  public static final int MAX_CONNECTION_LIMIT = 1_000_000;
 
   public static final int MAX_INSTANCES = 256;
   public static final int MAX_CONNECT_ATTEMPTS = 100;
@@ -56,7 +63,7 @@ public class FerryOptions {
   public static final int MAX_REGISTRY_SHARDS = 64;
 
   private static final Set<String> TOP_KEYS = Set.of("listen", "admin", "instances", "transport",
-      "upstreams", "connect", "idle-timeout", "buffer", "close", "registry", "shutdown", "echo", "log");
+      "upstreams", "connect", "idle-timeout", "buffer", "close", "registry", "shutdown", "echo", "log", "limits");
 
   private String listenHost;
   private int listenPort;
@@ -80,6 +87,10 @@ public class FerryOptions {
   private String echoHost;
   private int echoPort;
   private boolean accessLog;
+  private String adminToken;
+  private int maxConnections;
+  private int maxConnectionsPerSource;
+  private int maxBufferedBytes;
 
   /** All defaults. */
   public FerryOptions() {
@@ -105,6 +116,10 @@ public class FerryOptions {
     echoHost = DEFAULT_ECHO_HOST;
     echoPort = DEFAULT_ECHO_PORT;
     accessLog = DEFAULT_ACCESS_LOG;
+    adminToken = DEFAULT_ADMIN_TOKEN;
+    maxConnections = DEFAULT_MAX_CONNECTIONS;
+    maxConnectionsPerSource = DEFAULT_MAX_CONNECTIONS_PER_SOURCE;
+    maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES;
   }
 
   /** Copy constructor. */
@@ -131,6 +146,10 @@ public class FerryOptions {
     echoHost = other.echoHost;
     echoPort = other.echoPort;
     accessLog = other.accessLog;
+    adminToken = other.adminToken;
+    maxConnections = other.maxConnections;
+    maxConnectionsPerSource = other.maxConnectionsPerSource;
+    maxBufferedBytes = other.maxBufferedBytes;
   }
 
   /**
@@ -151,9 +170,10 @@ public class FerryOptions {
     set("listen.backlog", ConfigReader.integer(listen.getValue("backlog"), "listen.backlog", 1, 65535),
         this::setListenBacklog);
 
-    JsonObject admin = ConfigReader.section(json, "admin", Set.of("host", "port"));
+    JsonObject admin = ConfigReader.section(json, "admin", Set.of("host", "port", "token"));
     set("admin.host", ConfigReader.host(admin.getValue("host"), "admin.host"), this::setAdminHost);
     set("admin.port", ConfigReader.integer(admin.getValue("port"), "admin.port", 0, 65535), this::setAdminPort);
+    set("admin.token", ConfigReader.string(admin.getValue("token"), "admin.token"), this::setAdminToken);
 
     set("instances", ConfigReader.integer(json.getValue("instances"), "instances", 0, MAX_INSTANCES),
         this::setInstances);
@@ -208,6 +228,15 @@ public class FerryOptions {
     JsonObject log = ConfigReader.section(json, "log", Set.of("access"));
     set("log.access", ConfigReader.bool(log.getValue("access"), "log.access"), this::setAccessLog);
 
+    JsonObject limits = ConfigReader.section(json, "limits",
+        Set.of("max-connections", "max-connections-per-source", "max-buffered-bytes"));
+    set("limits.max-connections", ConfigReader.integer(limits.getValue("max-connections"),
+        "limits.max-connections", 0, MAX_CONNECTION_LIMIT), this::setMaxConnections);
+    set("limits.max-connections-per-source", ConfigReader.integer(limits.getValue("max-connections-per-source"),
+        "limits.max-connections-per-source", 0, MAX_CONNECTION_LIMIT), this::setMaxConnectionsPerSource);
+    set("limits.max-buffered-bytes", ConfigReader.size(limits.getValue("max-buffered-bytes"),
+        "limits.max-buffered-bytes", MIN_BUFFER_LIMIT, MAX_BUFFER_LIMIT), this::setMaxBufferedBytes);
+
     validate();
     if (idleTimeout.isZero()) {
       LOG.warn("idle-timeout is 0: idle connections are never closed");
@@ -228,6 +257,10 @@ public class FerryOptions {
       throw new ConfigException("buffer.hard-limit",
           "must not be less than buffer.soft-limit (" + bufferSoftLimit + "), got " + bufferHardLimit);
     }
+    if (maxBufferedBytes < bufferSoftLimit) {
+      throw new ConfigException("limits.max-buffered-bytes",
+          "must not be less than buffer.soft-limit (" + bufferSoftLimit + "), got " + maxBufferedBytes);
+    }
     if (releaseTimeout.compareTo(closeFlushTimeout) <= 0) {
       throw new ConfigException("registry.release-timeout",
           "must be greater than close.flush-timeout (" + Values.formatDuration(closeFlushTimeout) + "), got "
@@ -242,7 +275,7 @@ public class FerryOptions {
     upstreams.forEach(u -> ups.add(u.toString()));
     return new JsonObject()
         .put("listen", new JsonObject().put("host", listenHost).put("port", listenPort).put("backlog", listenBacklog))
-        .put("admin", new JsonObject().put("host", adminHost).put("port", adminPort))
+        .put("admin", new JsonObject().put("host", adminHost).put("port", adminPort).put("token", adminToken))
         .put("instances", instances)
         .put("transport", transport.configValue())
         .put("upstreams", ups)
@@ -258,7 +291,11 @@ public class FerryOptions {
             .put("watchdog-interval", Values.formatDuration(watchdogInterval)))
         .put("shutdown", new JsonObject().put("drain-timeout", Values.formatDuration(drainTimeout)))
         .put("echo", new JsonObject().put("enabled", echoEnabled).put("host", echoHost).put("port", echoPort))
-        .put("log", new JsonObject().put("access", accessLog));
+        .put("log", new JsonObject().put("access", accessLog))
+        .put("limits", new JsonObject()
+            .put("max-connections", maxConnections)
+            .put("max-connections-per-source", maxConnectionsPerSource)
+            .put("max-buffered-bytes", maxBufferedBytes));
   }
 
   public String listenHost() {
@@ -482,6 +519,49 @@ public class FerryOptions {
     return this;
   }
 
+  /** The bearer token {@code DELETE /connections/{id}} requires, or null when none is required. */
+  public String adminToken() {
+    return adminToken;
+  }
+
+  /** Null or empty: no token required. */
+  public FerryOptions setAdminToken(String adminToken) {
+    this.adminToken = adminToken == null || adminToken.isEmpty() ? null : adminToken;
+    return this;
+  }
+
+  /** Connections open at once, over all listeners; 0 = unlimited. A client over the limit is closed with LIMIT. */
+  public int maxConnections() {
+    return maxConnections;
+  }
+
+  public FerryOptions setMaxConnections(int maxConnections) {
+    this.maxConnections = checkRange("limits.max-connections", maxConnections, 0, MAX_CONNECTION_LIMIT);
+    return this;
+  }
+
+  /** Connections open at once from one client IP address; 0 = unlimited. */
+  public int maxConnectionsPerSource() {
+    return maxConnectionsPerSource;
+  }
+
+  public FerryOptions setMaxConnectionsPerSource(int maxConnectionsPerSource) {
+    this.maxConnectionsPerSource = checkRange("limits.max-connections-per-source", maxConnectionsPerSource, 0,
+        MAX_CONNECTION_LIMIT);
+    return this;
+  }
+
+  /** Bytes queued toward sockets over all connections above which every source is paused until they drain. */
+  public int maxBufferedBytes() {
+    return maxBufferedBytes;
+  }
+
+  public FerryOptions setMaxBufferedBytes(int maxBufferedBytes) {
+    this.maxBufferedBytes = checkRange("limits.max-buffered-bytes", maxBufferedBytes, MIN_BUFFER_LIMIT,
+        MAX_BUFFER_LIMIT);
+    return this;
+  }
+
   @Override
   public boolean equals(Object o) {
     if (this == o) {
@@ -512,7 +592,11 @@ public class FerryOptions {
         && releaseTimeout.equals(that.releaseTimeout)
         && watchdogInterval.equals(that.watchdogInterval)
         && drainTimeout.equals(that.drainTimeout)
-        && echoHost.equals(that.echoHost);
+        && echoHost.equals(that.echoHost)
+        && Objects.equals(adminToken, that.adminToken)
+        && maxConnections == that.maxConnections
+        && maxConnectionsPerSource == that.maxConnectionsPerSource
+        && maxBufferedBytes == that.maxBufferedBytes;
   }
 
   @Override
@@ -520,13 +604,17 @@ public class FerryOptions {
     return Objects.hash(listenHost, listenPort, listenBacklog, adminHost, adminPort, instances, transport,
         upstreams, connectTimeout, connectAttempts, idleTimeout, bufferSoftLimit, bufferHardLimit,
         closeFlushTimeout, registryShards, releaseTimeout, watchdogInterval, drainTimeout, echoEnabled,
-        echoHost, echoPort, accessLog);
+        echoHost, echoPort, accessLog, adminToken, maxConnections, maxConnectionsPerSource, maxBufferedBytes);
   }
 
-  /** {@link #toJson()} encoded on one line. */
+  /** {@link #toJson()} encoded on one line, the admin token masked. */
   @Override
   public String toString() {
-    return toJson().encode();
+    JsonObject json = toJson();
+    if (adminToken != null) {
+      json.getJsonObject("admin").put("token", "***");
+    }
+    return json.encode();
   }
 
   private static <T> void set(String key, T value, Consumer<T> setter) {

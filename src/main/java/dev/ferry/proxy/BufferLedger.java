@@ -7,9 +7,12 @@ import io.netty.util.IllegalReferenceCountException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.util.ArrayDeque;
+
 /**
  * Pooled-buffer accounting of one listener: how many buffers and bytes its connections hold right now, how many
- * bytes sit in socket write queues, and the one place where those buffers are released.
+ * bytes sit in socket write queues (against this listener's share of the global buffer budget), and the one place
+ * where those buffers are released.
  * <p>
  * Threading: written only from the listener's event loop; the fields are volatile so the metric gauges, read on
  * another thread, see current values.
@@ -19,12 +22,19 @@ final class BufferLedger implements FerryMetrics.HeldBuffers {
   private static final Logger log = LoggerFactory.getLogger(BufferLedger.class);
 
   private final FerryMetrics metrics;
+  private final long budget;
+  private final ArrayDeque<Runnable> waitingForBudget = new ArrayDeque<>();
   private volatile long buffers;
   private volatile long bytes;
   private volatile long queued;
 
-  BufferLedger(FerryMetrics metrics) {
+  /**
+   * @param budget this listener's share of {@code limits.max-buffered-bytes}: queued bytes above which sources
+   *               wait (see {@link #overBudget()})
+   */
+  BufferLedger(FerryMetrics metrics, long budget) {
     this.metrics = metrics;
+    this.budget = budget;
   }
 
   /** A buffer became ours (delivered by a socket). */
@@ -39,9 +49,26 @@ final class BufferLedger implements FerryMetrics.HeldBuffers {
     bytes = bytes - readable;
   }
 
-  /** Bytes entered ({@code delta > 0}) or left a socket write queue. */
+  /** Bytes entered ({@code delta > 0}) or left a socket write queue. Below half the budget, waiters resume. */
   void queued(long delta) {
-    queued = queued + delta;
+    long now = queued + delta;
+    queued = now;
+    if (delta < 0 && now <= budget / 2 && !waitingForBudget.isEmpty()) {
+      Runnable r;
+      while ((r = waitingForBudget.poll()) != null) {
+        r.run();
+      }
+    }
+  }
+
+  /** True when this listener's connections together queue its share of the global budget or more. */
+  boolean overBudget() {
+    return queued >= budget;
+  }
+
+  /** Runs {@code resume} once queued bytes fall to half the budget. */
+  void awaitBudget(Runnable resume) {
+    waitingForBudget.add(resume);
   }
 
   /**

@@ -30,7 +30,8 @@ import java.util.ArrayDeque;
  * </ol>
  * Back-pressure: bytes handed to a sink and not yet written count as queued for that direction; above
  * {@code softLimit} the source is paused, at half of it resumed; above {@code hardLimit} the connection is
- * reported as overflowing.
+ * reported as overflowing. When the listener's connections together queue their share of
+ * {@code limits.max-buffered-bytes}, the source that just forwarded waits until the total falls to half.
  * <p>
  * Threading: every method runs on the connection's event loop (client and upstream sockets share it).
  */
@@ -52,6 +53,7 @@ final class BufferRelay {
     long bytes;
     long queued;
     boolean backpressured;
+    boolean waitingForBudget;
     boolean overflowReported;
     boolean forwardWhileReleasing;
 
@@ -100,9 +102,7 @@ final class BufferRelay {
     while ((buf = early.poll()) != null) {
       forward(up, buf);
     }
-    if (!up.backpressured) {
-      up.source.resume();
-    }
+    resumeIfFree(up);
   }
 
   private void onMessage(Leg leg, Object msg) {
@@ -138,6 +138,21 @@ final class BufferRelay {
       leg.backpressured = true;
       leg.source.pause();
     }
+    if (ledger.overBudget() && !leg.waitingForBudget && !releasing) {
+      leg.waitingForBudget = true;
+      leg.source.pause();
+      ledger.awaitBudget(() -> {
+        leg.waitingForBudget = false;
+        resumeIfFree(leg);
+      });
+    }
+  }
+
+  /** Resumes a leg's source unless something still holds it: its own sink, the budget, the connect, the release. */
+  private void resumeIfFree(Leg leg) {
+    if (!leg.backpressured && !leg.waitingForBudget && !releasing && (leg != up || connected)) {
+      leg.source.resume();
+    }
   }
 
   private void written(Leg leg, ByteBuf buf, int n, AsyncResult<Void> ar) {
@@ -154,9 +169,7 @@ final class BufferRelay {
     }
     if (leg.backpressured && leg.queued <= softLimit / 2) {
       leg.backpressured = false;
-      if (!releasing && (leg != up || connected)) {
-        leg.source.resume();
-      }
+      resumeIfFree(leg);
     }
   }
 

@@ -68,7 +68,8 @@ public final class ListenerVerticle extends VerticleBase {
     index = shared.nextListenerIndex();
     address = Addresses.listener(index);
     nextUpstream = index;
-    ledger = new BufferLedger(shared.metrics());
+    // Each listener enforces its share of the global budget on its own event loop: no cross-thread signalling.
+    ledger = new BufferLedger(shared.metrics(), (long) options.maxBufferedBytes() / options.instances());
     shared.metrics().addLedger(ledger);
     client = vertx.createNetClient(new NetClientOptions()
       .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, options.connectTimeout().toMillis()))
@@ -97,14 +98,23 @@ public final class ListenerVerticle extends VerticleBase {
   private void accept(NetSocket socket) {
     NetSocketInternal so = (NetSocketInternal) socket;
     long id = shared.nextId();
+    String source = so.remoteAddress().hostAddress();
+    ConnectionLimits.Refusal refusal = shared.limits().admit(source);
     ConnectionInfo info = new ConnectionInfo(id, String.valueOf(so.remoteAddress()), System.currentTimeMillis(),
       System.nanoTime());
-    ProxyConnection conn = new ProxyConnection(id, this, so, info);
+    ProxyConnection conn = new ProxyConnection(id, this, so, info, refusal == null ? source : null);
     connections.put(id, conn);
     // Sent before any close request for this id: same sender, same shard, so the registry sees it first.
     vertx.eventBus().send(Addresses.registry(Addresses.shardOf(id, shards)), new ConnectionOpened(info, address));
-    log.debug("conn={} accepted from {} on listener {}", id, info.client(), index);
-    conn.start();
+    if (refusal == null) {
+      log.debug("conn={} accepted from {} on listener {}", id, info.client(), index);
+      conn.start();
+    } else {
+      // Refused through the same path as any other end: the registry orders the release, the log line says LIMIT.
+      conn.fault(CloseReason.LIMIT, Side.PROXY, refusal == ConnectionLimits.Refusal.TOTAL
+        ? "over limits.max-connections (" + options.maxConnections() + ")"
+        : "over limits.max-connections-per-source (" + options.maxConnectionsPerSource() + ") for " + source);
+    }
   }
 
   // ---- called by ProxyConnection (same event loop) ----------------------------------------------------------
@@ -143,6 +153,9 @@ public final class ListenerVerticle extends VerticleBase {
 
   void released(ProxyConnection conn, int buffersStillHeld) {
     connections.remove(conn.id());
+    if (conn.admittedSource() != null) {
+      shared.limits().release(conn.admittedSource());
+    }
     vertx.eventBus().send(Addresses.registry(Addresses.shardOf(conn.id(), shards)),
       new ReleaseAck(conn.id(), buffersStillHeld));
     if (allReleased != null && connections.isEmpty()) {

@@ -44,6 +44,8 @@ final class ProxyConnection implements BufferRelay.Faults {
   private final NetSocketInternal client;
   private final ConnectionInfo info;
   private final BufferRelay relay;
+  /** The client IP counted by the connection limits, or null when the client was refused (LIMIT). */
+  private final String admittedSource;
   private NetSocketInternal upstream;
   private Stage stage = Stage.CONNECTING;
   private boolean clientClosed;
@@ -56,11 +58,13 @@ final class ProxyConnection implements BufferRelay.Faults {
   private long reportedUp;
   private long reportedDown;
 
-  ProxyConnection(long id, ListenerVerticle owner, NetSocketInternal client, ConnectionInfo info) {
+  ProxyConnection(long id, ListenerVerticle owner, NetSocketInternal client, ConnectionInfo info,
+                  String admittedSource) {
     this.id = id;
     this.owner = owner;
     this.client = client;
     this.info = info;
+    this.admittedSource = admittedSource;
     this.relay = new BufferRelay(id, client, owner.ledger(), this, owner.options().bufferSoftLimit(),
       owner.options().bufferHardLimit());
     client.exceptionHandler(t -> fault(classify(t), Side.CLIENT, describe(t)));
@@ -78,6 +82,10 @@ final class ProxyConnection implements BufferRelay.Faults {
 
   Stage stage() {
     return stage;
+  }
+
+  String admittedSource() {
+    return admittedSource;
   }
 
   void start() {

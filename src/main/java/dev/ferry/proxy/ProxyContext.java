@@ -22,6 +22,7 @@ public final class ProxyContext {
   private final AtomicInteger boundPort = new AtomicInteger(-1);
   private final AtomicInteger drained = new AtomicInteger();
   private final AtomicInteger forced = new AtomicInteger();
+  private final ConnectionLimits limits;
 
   public ProxyContext(FerryOptions options, FerryMetrics metrics, List<UpstreamAddress> upstreams) {
     if (upstreams.isEmpty()) {
@@ -30,6 +31,11 @@ public final class ProxyContext {
     this.options = options;
     this.metrics = metrics;
     this.upstreams = List.copyOf(upstreams);
+    this.limits = new ConnectionLimits(options.maxConnections(), options.maxConnectionsPerSource());
+  }
+
+  ConnectionLimits limits() {
+    return limits;
   }
 
   public FerryOptions options() {

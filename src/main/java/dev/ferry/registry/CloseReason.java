@@ -24,7 +24,9 @@ public enum CloseReason {
   /** An operator closed it through the admin API. */
   ADMIN_KILL,
   /** Ferry was shutting down and the drain timeout expired. */
-  SHUTDOWN;
+  SHUTDOWN,
+  /** Over {@code limits.max-connections} or {@code limits.max-connections-per-source}: closed at once. */
+  LIMIT;
 
   /** The Prometheus label value. */
   public String label() {
