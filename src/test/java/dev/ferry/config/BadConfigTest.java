@@ -40,8 +40,16 @@ class BadConfigTest {
   }
 
   /** Description, YAML text (null: no file is written), expected message ($FILE = the path). */
-  static Stream<Arguments> badConfigurations() {
+  public static Stream<Arguments> badConfigurations() {
     return Stream.of(
+        bad("negative limits.max-connections", "limits:\n  max-connections: -1\n",
+            "limits.max-connections: must be between 0 and 1000000, got -1"),
+        bad("global buffer budget below the soft limit", "limits:\n  max-buffered-bytes: 32KiB\n",
+            "limits.max-buffered-bytes: must not be less than buffer.soft-limit (65536), got 32768"),
+        bad("admin.token of the wrong type", "admin:\n  token: 12345\n",
+            "admin.token: must be a string, got 12345"),
+        bad("unknown key under limits", "limits:\n  max-conections: 5\n",
+            "limits.max-conections: unknown key"),
         bad("listen.port of the wrong type", "listen:\n  port: abc\n",
             "listen.port: must be an integer, got \"abc\""),
         bad("listen.port as a quoted number", "listen:\n  port: \"7000\"\n",
