@@ -79,7 +79,25 @@ public final class Ferry {
       .withTransport(transport)
       .build();
     Ferry ferry = new Ferry(options, vertx, meterRegistry);
-    return ferry.deploy().recover(err -> vertx.close().transform(v -> Future.failedFuture(err)));
+    CompletableFuture<Ferry> started = new CompletableFuture<>();
+    ferry.deploy().onComplete(ar -> {
+      if (ar.succeeded()) {
+        started.complete(ferry);
+      } else {
+        NettyLeakHook.detach(ferry.metrics);
+        closeVertx(vertx, () -> started.completeExceptionally(ar.cause()));
+      }
+    });
+    return Future.fromCompletionStage(started);
+  }
+
+  /**
+   * Closes Vert.x from a plain thread, then runs {@code then}: a close started on an event loop completes on that
+   * loop, which the close itself stops, so it would never complete.
+   */
+  private static void closeVertx(Vertx vertx, Runnable then) {
+    Thread closer = new Thread(() -> vertx.close().onComplete(c -> then.run()), "ferry-vertx-close");
+    closer.start();
   }
 
   private static Transport chooseTransport(TransportMode mode) {
@@ -165,8 +183,7 @@ public final class Ferry {
         if (ar.failed()) {
           log.error("conn=- shutdown: undeploy failed", ar.cause());
         }
-        // Closed from a plain thread: a close started on an event loop completes on that (then dead) loop.
-        Thread closer = new Thread(() -> vertx.close().onComplete(c -> {
+        closeVertx(vertx, () -> {
           log.info("conn=- Ferry stopped: drained {}, forced {}; connections open {}, buffers held {}",
             drained(), forced(), metrics.connectionsOpen(), metrics.buffersHeld());
           if (ar.failed()) {
@@ -174,8 +191,7 @@ public final class Ferry {
           } else {
             stopped.complete(null);
           }
-        }), "ferry-shutdown");
-        closer.start();
+        });
       });
     shutdown = Future.fromCompletionStage(stopped);
     return shutdown;

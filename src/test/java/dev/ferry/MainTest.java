@@ -49,6 +49,17 @@ class MainTest {
   }
 
   @Test
+  void exitsWithStatus1AtOnceWhenTheProxyPortIsTaken() throws Exception {
+    try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      Path config = Files.writeString(dir.resolve("taken.yaml"), "listen:\n  host: 127.0.0.1\n  port: "
+        + taken.getLocalPort() + "\nadmin:\n  host: 127.0.0.1\n  port: 0\necho:\n  port: 0\ninstances: 1\n");
+      long start = System.nanoTime();
+      assertThat(Main.start(new String[] {"--config", config.toString()}, Map.of(), new Ferry[1])).isEqualTo(1);
+      assertThat(java.time.Duration.ofNanos(System.nanoTime() - start)).isLessThan(java.time.Duration.ofSeconds(20));
+    }
+  }
+
+  @Test
   void exitsWithStatus2OnAnUnknownArgument() {
     assertThat(Main.start(new String[] {"--confg", "x"}, Map.of(), new Ferry[1])).isEqualTo(2);
   }

@@ -156,8 +156,13 @@ public final class FerryMetrics {
     c.increment();
   }
 
+  /** Only {@link LeakKind#BUFFER} and {@link LeakKind#RELEASE} can be freed twice. */
   public void doubleFreeDetected(LeakKind kind) {
-    doubleFreeDetected.get(kind).increment();
+    Counter c = doubleFreeDetected.get(kind);
+    if (c == null) {
+      throw new IllegalArgumentException("no double free of kind " + kind);
+    }
+    c.increment();
   }
 
   public void leakDetected(LeakKind kind) {

@@ -18,6 +18,7 @@ class EnvOverridesTest {
         Map.entry("FERRY_LISTEN_PORT", "listen.port"),
         Map.entry("FERRY_ADMIN_HOST", "admin.host"),
         Map.entry("FERRY_ADMIN_PORT", "admin.port"),
+        Map.entry("FERRY_ADMIN_TOKEN", "admin.token"),
         Map.entry("FERRY_INSTANCES", "instances"),
         Map.entry("FERRY_TRANSPORT", "transport"),
         Map.entry("FERRY_UPSTREAMS", "upstreams"),
@@ -27,7 +28,9 @@ class EnvOverridesTest {
         Map.entry("FERRY_DRAIN_TIMEOUT", "shutdown.drain-timeout"),
         Map.entry("FERRY_REGISTRY_SHARDS", "registry.shards"),
         Map.entry("FERRY_ECHO_ENABLED", "echo.enabled"),
-        Map.entry("FERRY_ACCESS_LOG", "log.access"));
+        Map.entry("FERRY_ACCESS_LOG", "log.access"),
+        Map.entry("FERRY_MAX_CONNECTIONS", "limits.max-connections"),
+        Map.entry("FERRY_MAX_CONNECTIONS_PER_SOURCE", "limits.max-connections-per-source"));
   }
 
   @Test
