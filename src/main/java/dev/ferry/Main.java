@@ -74,14 +74,14 @@ public final class Main {
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
       if (a.equals("-h") || a.equals("--help")) {
-        log.info(USAGE);
+        log.info("conn=- {}", USAGE);
         return EXIT_BAD_CONFIG;
       } else if (a.equals("--config") && i + 1 < args.length) {
         path = args[++i];
       } else if (a.startsWith("--config=")) {
         path = a.substring("--config=".length());
       } else {
-        log.error("ferry: invalid command line: unexpected argument \"{}\"; {}", a, USAGE);
+        log.error("conn=- ferry: invalid command line: unexpected argument \"{}\"; {}", a, USAGE);
         return EXIT_BAD_CONFIG;
       }
     }
@@ -89,7 +89,7 @@ public final class Main {
     try {
       options = ConfigLoader.loadBlocking(path, env);
     } catch (ConfigException e) {
-      log.error("ferry: invalid configuration: {}", e.getMessage());
+      log.error("conn=- ferry: invalid configuration: {}", e.getMessage());
       return EXIT_BAD_CONFIG;
     }
     try {
@@ -97,7 +97,7 @@ public final class Main {
       return EXIT_OK;
     } catch (Exception e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
-      log.error("ferry: start-up failed: {}", cause.toString());
+      log.error("conn=- ferry: start-up failed: {}", cause.toString());
       return EXIT_START_FAILED;
     }
   }

@@ -49,6 +49,6 @@ class BadConfigExitTest {
 
     assertThat(running[0]).isNull();
     assertThat(log.list).extracting(ILoggingEvent::getFormattedMessage)
-      .containsExactly("ferry: invalid configuration: " + message.replace("$FILE", file.toString()));
+      .containsExactly("conn=- ferry: invalid configuration: " + message.replace("$FILE", file.toString()));
   }
 }

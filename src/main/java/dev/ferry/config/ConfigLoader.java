@@ -54,7 +54,7 @@ public final class ConfigLoader {
     return raw
         .map(json -> {
           FerryOptions options = new FerryOptions(EnvOverrides.apply(json, env));
-          LOG.debug("Configuration loaded from {}: {}", source == null ? "defaults" : source, options);
+          LOG.debug("conn=- configuration loaded from {}: {}", source == null ? "defaults" : source, options);
           return options;
         })
         .recover(e -> Future.failedFuture(e instanceof ConfigException
@@ -90,7 +90,7 @@ public final class ConfigLoader {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       } catch (ExecutionException | TimeoutException e) {
-        LOG.warn("Could not close the Vert.x instance used to load the configuration", e);
+        LOG.warn("conn=- could not close the Vert.x instance used to load the configuration", e);
       }
     }
   }

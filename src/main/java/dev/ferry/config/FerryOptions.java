@@ -239,7 +239,7 @@ public class FerryOptions {
 
     validate();
     if (idleTimeout.isZero()) {
-      LOG.warn("idle-timeout is 0: idle connections are never closed");
+      LOG.warn("conn=- idle-timeout is 0: idle connections are never closed");
     }
   }
 
