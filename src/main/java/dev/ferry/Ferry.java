@@ -1,6 +1,7 @@
 package dev.ferry;
 
 import dev.ferry.admin.AdminVerticle;
+import dev.ferry.config.ConfigWatcher;
 import dev.ferry.config.FerryOptions;
 import dev.ferry.config.TransportMode;
 import dev.ferry.config.UpstreamAddress;
@@ -19,11 +20,13 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.transport.Transport;
 import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.Label;
 import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -52,6 +55,8 @@ public final class Ferry {
   private String adminId;
   private String echoId;
   private Future<Void> shutdown;
+  // Reload (issue #5): set only when started from a file with configured upstreams; closed first on shutdown.
+  private ConfigWatcher watcher;
 
   private Ferry(FerryOptions options, Vertx vertx, PrometheusMeterRegistry meterRegistry) {
     this.options = options;
@@ -65,6 +70,32 @@ public final class Ferry {
    * missing.
    */
   public static Future<Ferry> start(FerryOptions options) {
+    return start(options, null);
+  }
+
+  // --- Reload (issue #5) ---
+  /**
+   * Starts Ferry; when {@code configPath} is not null and upstreams are configured (no embedded echo), the file is
+   * watched and a valid change of {@code upstreams} applies to new connections without touching open ones.
+   */
+  public static Future<Ferry> start(FerryOptions options, String configPath) {
+    return start(options, configPath, ConfigWatcher.DEFAULT_SCAN_PERIOD);
+  }
+
+  /** {@link #start(FerryOptions, String)} with the file re-read every {@code reloadScanPeriod}. */
+  public static Future<Ferry> start(FerryOptions options, String configPath, Duration reloadScanPeriod) {
+    return startNoWatch(options).map(ferry -> ferry.watch(configPath, reloadScanPeriod));
+  }
+
+  private synchronized Ferry watch(String configPath, Duration scanPeriod) {
+    if (configPath != null && echo == null && shutdown == null) {
+      watcher = new ConfigWatcher(vertx, configPath, System.getenv(), options, scanPeriod, proxy::upstreams).start();
+    }
+    return this;
+  }
+  // --- end Reload ---
+
+  private static Future<Ferry> startNoWatch(FerryOptions options) {
     PrometheusMeterRegistry meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     Transport transport = chooseTransport(options.transport());
     VertxOptions vertxOptions = new VertxOptions()
@@ -72,6 +103,9 @@ public final class Ferry {
       .setMetricsOptions(new MicrometerMetricsOptions()
         .setEnabled(true)
         .setJvmMetricsEnabled(true)
+        // The proxy and the embedded echo server would be summed into one unlabelled vertx_net_server_* series
+        // otherwise; the local label is a configured listen address, so its cardinality is bounded.
+        .addLabels(Label.LOCAL)
         .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
     Vertx vertx = Vertx.builder()
       .with(vertxOptions)
@@ -172,6 +206,9 @@ public final class Ferry {
     }
     stopping.set(true);
     ready.set(false);
+    if (watcher != null) {
+      watcher.close();
+    }
     log.info("conn=- shutting down: draining for up to {} ms", options.drainTimeout().toMillis());
     CompletableFuture<Void> stopped = new CompletableFuture<>();
     undeploy(listenersId)

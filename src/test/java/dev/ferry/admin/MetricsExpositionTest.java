@@ -22,7 +22,7 @@ class MetricsExpositionTest {
     "ferry_buffers_held ", "ferry_buffer_bytes_held ", "ferry_buffer_bytes_queued ",
     "ferry_bytes_total{direction=\"upstream\"}", "ferry_bytes_total{direction=\"downstream\"}",
     "ferry_connection_duration_seconds_bucket", "ferry_upstream_connect_seconds_bucket",
-    "vertx_eventbus_handlers", "jvm_memory_used_bytes");
+    "vertx_eventbus_handlers", "process_cpu_usage", "jvm_memory_used_bytes");
 
   @Test
   void exposesEveryFerryMetricAndAddsCloseSeriesOnlyWhenTheyHappen() throws Exception {
@@ -41,6 +41,7 @@ class MetricsExpositionTest {
       ferry.assertReleasedCleanly();
 
       String after = scrape(ferry);
+      assertThat(after).contains("vertx_net_server_active_connections{local=\"127.0.0.1:0\"}");
       assertThat(after)
         .contains("ferry_connections_opened_total 1.0")
         .contains("ferry_connections_open 0.0")
