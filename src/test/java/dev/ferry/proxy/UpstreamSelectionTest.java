@@ -63,6 +63,44 @@ class UpstreamSelectionTest {
   }
 
   @Test
+  void forwardsBytesSentWhileConnectingInOrderOnceAnUpstreamAnswers() throws Exception {
+    byte[] early = new byte[200_000];
+    new java.util.Random(7).nextBytes(early);
+    try (Blackhole silent = new Blackhole();
+         Backend echo = new Backend(peer -> peer.write(peer.readExactly(early.length + 4)));
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(silent.address(), echo.address())
+           .setConnectTimeout(Duration.ofMillis(500)).setConnectAttempts(2))) {
+      Peer client = ferry.connect();
+      // The first attempt hangs for 500 ms: everything below is sent while no upstream exists.
+      client.write(early);
+      client.write("tail");
+      byte[] back = client.readExactly(early.length + 4);
+      assertThat(java.util.Arrays.copyOf(back, early.length)).isEqualTo(early);
+      assertThat(new String(back, early.length, 4, java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("tail");
+      client.close();
+      JsonObject line = ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.CLIENT);
+      assertThat(line.getDouble("connect_ms")).isGreaterThanOrEqualTo(500.0);
+      ferry.assertReleasedCleanly();
+    }
+  }
+
+  @Test
+  void resolvesUpstreamHostnamesAtConnectTime() throws Exception {
+    try (Backend named = new Backend(peer -> peer.write(peer.readExactly(4)))) {
+      UpstreamAddress byName = new UpstreamAddress("localhost", named.address().port());
+      try (FerryHarness ferry = FerryHarness.start(FerryHarness.options(byName))) {
+        Peer client = ferry.connect();
+        client.write("name");
+        assertThat(client.readExactlyText(4)).isEqualTo("name");
+        client.close();
+        JsonObject line = ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.CLIENT);
+        assertThat(line.getString("upstream")).isEqualTo("localhost:" + named.address().port());
+        ferry.assertReleasedCleanly();
+      }
+    }
+  }
+
+  @Test
   void closesClientWhenEveryUpstreamRefuses() throws Exception {
     UpstreamAddress first = Backend.refusingAddress();
     UpstreamAddress second = Backend.refusingAddress();
