@@ -73,7 +73,6 @@ public final class Ferry {
     return start(options, null);
   }
 
-  // --- Reload (issue #5) ---
   /**
    * Starts Ferry; when {@code configPath} is not null and upstreams are configured (no embedded echo), the file is
    * watched and a valid change of {@code upstreams} applies to new connections without touching open ones.
@@ -84,7 +83,7 @@ public final class Ferry {
 
   /** {@link #start(FerryOptions, String)} with the file re-read every {@code reloadScanPeriod}. */
   public static Future<Ferry> start(FerryOptions options, String configPath, Duration reloadScanPeriod) {
-    return startNoWatch(options).map(ferry -> ferry.watch(configPath, reloadScanPeriod));
+    return launch(options).map(ferry -> ferry.watch(configPath, reloadScanPeriod));
   }
 
   private synchronized Ferry watch(String configPath, Duration scanPeriod) {
@@ -93,9 +92,8 @@ public final class Ferry {
     }
     return this;
   }
-  // --- end Reload ---
 
-  private static Future<Ferry> startNoWatch(FerryOptions options) {
+  private static Future<Ferry> launch(FerryOptions options) {
     PrometheusMeterRegistry meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     Transport transport = chooseTransport(options.transport());
     VertxOptions vertxOptions = new VertxOptions()

@@ -140,6 +140,7 @@ public final class ListenerVerticle extends VerticleBase {
   }
 
   UpstreamAddress nextUpstream() {
+    // One snapshot per call: a reload may swap the list (and its size) between calls, never within one.
     List<UpstreamAddress> all = shared.upstreams();
     UpstreamAddress a = all.get(Math.floorMod(nextUpstream, all.size()));
     nextUpstream++;

@@ -16,7 +16,8 @@ public final class ProxyContext {
 
   private final FerryOptions options;
   private final FerryMetrics metrics;
-  private final List<UpstreamAddress> upstreams;
+  // Replaced whole by upstreams(List) on a config reload; readers take one snapshot per connect.
+  private volatile List<UpstreamAddress> upstreams;
   private final AtomicLong ids = new AtomicLong();
   private final AtomicInteger listenerIndex = new AtomicInteger();
   private final AtomicInteger boundPort = new AtomicInteger(-1);
@@ -46,8 +47,17 @@ public final class ProxyContext {
     return metrics;
   }
 
+  /** The current upstream list: immutable and never empty; a reload replaces it, connections keep their upstream. */
   public List<UpstreamAddress> upstreams() {
     return upstreams;
+  }
+
+  /** Replaces the upstream list (config reload); new connects use it, open connections are not touched. */
+  public void upstreams(List<UpstreamAddress> replacement) {
+    if (replacement.isEmpty()) {
+      throw new IllegalArgumentException("no upstream to proxy to");
+    }
+    this.upstreams = List.copyOf(replacement);
   }
 
   long nextId() {
