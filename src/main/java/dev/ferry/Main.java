@@ -2,6 +2,7 @@ package dev.ferry;
 
 import dev.ferry.config.ConfigException;
 import dev.ferry.config.ConfigLoader;
+import dev.ferry.config.EnvOverrides;
 import dev.ferry.config.FerryOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -93,7 +94,9 @@ public final class Main {
       return EXIT_BAD_CONFIG;
     }
     try {
-      running[0] = Ferry.start(options).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+      // The file Ferry was configured from is watched: a valid change of its upstreams applies without a restart.
+      String watched = path != null ? path : env.get(EnvOverrides.CONFIG_VARIABLE);
+      running[0] = Ferry.start(options, watched).toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
       return EXIT_OK;
     } catch (Exception e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;

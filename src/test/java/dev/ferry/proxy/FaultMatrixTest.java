@@ -141,7 +141,8 @@ class FaultMatrixTest {
       client = ferry.connect();
       client.write("bytes sent before the upstream exists");
       if (cell.phase == CONNECTING) {
-        Await.until("the connection is registered", () -> ferry.metrics().connectionsOpen() == 1);
+        // A refused connect can end the connection before a poll would see it open: wait for the accept instead.
+        Await.until("the connection is accepted", () -> ferry.metrics().openedTotal() == 1);
         return;
       }
       upstream = backend.awaitAccepted(1);
