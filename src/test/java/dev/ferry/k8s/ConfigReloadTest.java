@@ -8,6 +8,7 @@ import dev.ferry.config.ConfigWatcher;
 import dev.ferry.config.UpstreamAddress;
 import dev.ferry.support.Await;
 import dev.ferry.support.Backend;
+import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,8 +41,8 @@ class ConfigReloadTest {
     Path file = dir.resolve("ferry.yaml");
     try (Backend a = new Backend(ConfigReloadTest::echo); Backend b = new Backend(ConfigReloadTest::echo)) {
       write(file, config(a.address()));
-      try (ReloadingFerry h = ReloadingFerry.start(file.toString(), SCAN)) {
-        Ferry ferry = h.ferry;
+      try (FerryHarness h = FerryHarness.startFromFile(file.toString(), SCAN)) {
+        Ferry ferry = h.ferry();
         Peer old = h.connect();
         exchange(old, "before reload");
         assertThat(a.accepted()).hasSize(1);
@@ -52,12 +53,12 @@ class ConfigReloadTest {
           exchange(fresh, "after reload");
           b.awaitAccepted(1);
           fresh.close();
-          h.access.awaitOne(fresh.localPort());
+          h.access().awaitOne(fresh.localPort());
         }
         assertThat(a.accepted()).as("connections A accepted").hasSize(1);
         // The connection opened before the reload still relays both ways, through A, and was never closed.
         exchange(old, "still through A");
-        assertThat(h.access.forClientPort(old.localPort())).as("access-log lines of the old connection").isEmpty();
+        assertThat(h.access().forClientPort(old.localPort())).as("access-log lines of the old connection").isEmpty();
         Await.equal("open connections", 1L, () -> h.metrics().connectionsOpen());
 
         write(file, "listen:\n  port: 70000\n");
@@ -70,13 +71,13 @@ class ConfigReloadTest {
         try (Peer afterBad = h.connect()) {
           exchange(afterBad, "still serving with B");
           afterBad.close();
-          h.access.awaitOne(afterBad.localPort());
+          h.access().awaitOne(afterBad.localPort());
         }
         assertThat(b.accepted()).hasSize(2);
         exchange(old, "old one too");
 
         old.close();
-        h.access.awaitOne(old.localPort());
+        h.access().awaitOne(old.localPort());
         h.assertReleasedCleanly();
       }
     } finally {
@@ -93,8 +94,8 @@ class ConfigReloadTest {
     Path file = dir.resolve("ferry.yaml");
     try (Backend a = new Backend(ConfigReloadTest::echo)) {
       write(file, config(a.address()));
-      try (ReloadingFerry h = ReloadingFerry.start(file.toString(), SCAN)) {
-        Ferry ferry = h.ferry;
+      try (FerryHarness h = FerryHarness.startFromFile(file.toString(), SCAN)) {
+        Ferry ferry = h.ferry();
         write(file, config(a.address()) + "idle-timeout: 1m\n");
         Await.until("the restart-only change is logged", () -> logs.list.stream().anyMatch(e ->
           e.getFormattedMessage().equals("conn=- config reload: idle-timeout changed: needs restart, ignored")));

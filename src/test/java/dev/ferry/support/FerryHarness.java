@@ -51,9 +51,22 @@ public final class FerryHarness implements AutoCloseable {
   }
 
   public static FerryHarness start(FerryOptions options) {
+    return start(options, null, null);
+  }
+
+  /**
+   * Starts Ferry the way {@code Main} does with {@code --config}: from {@code path}, watching it every
+   * {@code scanPeriod} for upstream changes.
+   */
+  public static FerryHarness startFromFile(String path, Duration scanPeriod) {
+    return start(dev.ferry.config.ConfigLoader.loadBlocking(path, java.util.Map.of()), path, scanPeriod);
+  }
+
+  private static FerryHarness start(FerryOptions options, String path, Duration scanPeriod) {
     AccessLogCapture access = new AccessLogCapture();
     try {
-      Ferry ferry = Ferry.start(options).toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+      Ferry ferry = (path == null ? Ferry.start(options) : Ferry.start(options, path, scanPeriod))
+        .toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
       return new FerryHarness(ferry, access);
     } catch (Exception e) {
       access.close();
