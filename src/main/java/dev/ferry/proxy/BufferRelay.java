@@ -95,14 +95,35 @@ final class BufferRelay {
     down.source = upstream;
     upstream.messageHandler(msg -> onMessage(down, msg));
     if (releasing) {
+      // A graceful client end during the connect: deliver what it sent; the caller closes after the flush.
+      if (up.forwardWhileReleasing) {
+        flushEarly();
+      }
       return;
     }
     connected = true;
+    flushEarly();
+    resumeIfFree(up);
+  }
+
+  private void flushEarly() {
     ByteBuf buf;
     while ((buf = early.poll()) != null) {
       forward(up, buf);
     }
-    resumeIfFree(up);
+  }
+
+  /** True while the client's bytes wait for an upstream to be delivered to (graceful end during the connect). */
+  boolean awaitsUpstream() {
+    return releasing && up.forwardWhileReleasing && up.sink == null;
+  }
+
+  /** No upstream will take the client's early bytes: release them. */
+  void dropEarly() {
+    ByteBuf buf;
+    while ((buf = early.poll()) != null) {
+      drop(buf);
+    }
   }
 
   private void onMessage(Leg leg, Object msg) {
@@ -180,15 +201,16 @@ final class BufferRelay {
 
   /**
    * The release began. Reads still held by Vert.x are delivered now: forwarded if their source ended in order
-   * ({@code gracefulSource}) and the other side can still take them, released otherwise.
+   * ({@code gracefulSource}) and the other side can still take them, released otherwise. A client that ended in
+   * order while its upstream was still connecting keeps its bytes in {@code early} until the connect ends
+   * ({@link #connected} forwards them, {@link #dropEarly} gives up).
    */
-  void beginRelease(Side gracefulSource, boolean clientOpen, boolean upstreamOpen) {
+  void beginRelease(Side gracefulSource, boolean clientOpen, boolean upstreamOpen, boolean connectPending) {
     releasing = true;
-    up.forwardWhileReleasing = gracefulSource == Side.CLIENT && up.sink != null && upstreamOpen;
+    up.forwardWhileReleasing = gracefulSource == Side.CLIENT && (up.sink != null ? upstreamOpen : connectPending);
     down.forwardWhileReleasing = gracefulSource == Side.UPSTREAM && clientOpen;
-    ByteBuf buf;
-    while ((buf = early.poll()) != null) {
-      drop(buf);
+    if (!up.forwardWhileReleasing) {
+      dropEarly();
     }
     drain(up.source);
     if (down.source != null) {

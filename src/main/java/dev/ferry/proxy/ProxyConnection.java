@@ -114,7 +114,8 @@ final class ProxyConnection implements BufferRelay.Faults {
       info.upstream(target.toString());
       relay.connected(upstream);
       if (stage == Stage.RELEASING) {
-        log.debug("conn={} upstream {} connected after the release began; closing it", id, target);
+        // relay.connected has forwarded what the client sent before it ended; the close is queued behind it.
+        log.debug("conn={} upstream {} connected after the release began; closing it after the flush", id, target);
         upstream.close();
         return;
       }
@@ -127,6 +128,13 @@ final class ProxyConnection implements BufferRelay.Faults {
     }
     Throwable cause = ar.cause();
     if (stage == Stage.RELEASING) {
+      if (relay.awaitsUpstream() && attempt < owner.options().connectAttempts()) {
+        log.debug("conn={} connect attempt {} to {} failed during the release; the client's bytes still wait",
+          id, attempt, target);
+        connect(attempt + 1);
+        return;
+      }
+      relay.dropEarly();
       maybeFinish();
       return;
     }
@@ -206,7 +214,7 @@ final class ProxyConnection implements BufferRelay.Faults {
     stage = Stage.RELEASING;
     info.stage(stage.name());
     Side graceful = order.reason() == CloseReason.PEER_CLOSED ? order.side() : null;
-    relay.beginRelease(graceful, !clientClosed, upstream != null && !upstreamClosed);
+    relay.beginRelease(graceful, !clientClosed, upstream != null && !upstreamClosed, connectInFlight);
     if (!clientClosed) {
       client.close();
     }

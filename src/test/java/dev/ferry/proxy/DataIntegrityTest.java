@@ -3,6 +3,7 @@ package dev.ferry.proxy;
 import dev.ferry.registry.CloseReason;
 import dev.ferry.registry.Side;
 import dev.ferry.support.Backend;
+import dev.ferry.support.Blackhole;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
 import dev.ferry.support.Peer.Digest;
@@ -48,6 +49,29 @@ class DataIntegrityTest {
       client.awaitClosedByPeer();
       JsonObject line = ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.CLIENT);
       assertThat(line.getLong("bytes_upstream")).isEqualTo(SIZE);
+      ferry.assertReleasedCleanly();
+    }
+  }
+
+  /**
+   * A fire-and-forget client (syslog, metrics push): it sends and closes before any upstream has answered. Its
+   * bytes are held while Ferry keeps connecting, then delivered, and only then is the upstream closed.
+   */
+  @Test
+  void deliversWhatAClientSentBeforeClosingWhileTheUpstreamWasStillConnecting() throws Exception {
+    byte[] data = random(100_000, 4);
+    CompletableFuture<Digest> received = new CompletableFuture<>();
+    try (Blackhole silent = new Blackhole();
+         Backend sink = new Backend(peer -> received.complete(peer.readToEnd(Duration.ZERO)));
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(silent.address(), sink.address())
+           .setConnectTimeout(Duration.ofMillis(400)).setConnectAttempts(2))) {
+      Peer client = ferry.connect();
+      client.write(data);
+      client.close();
+
+      assertThat(received.get(30, TimeUnit.SECONDS)).isEqualTo(Digest.of(data));
+      JsonObject line = ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.CLIENT);
+      assertThat(line.getLong("bytes_upstream")).isEqualTo(data.length);
       ferry.assertReleasedCleanly();
     }
   }
