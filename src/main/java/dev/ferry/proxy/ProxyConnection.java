@@ -117,6 +117,10 @@ final class ProxyConnection implements BufferRelay.Faults {
         // relay.connected has forwarded what the client sent before it ended; the close is queued behind it.
         log.debug("conn={} upstream {} connected after the release began; closing it after the flush", id, target);
         upstream.close();
+        if (forceCloseTimer < 0) {
+          // The release's flush bound already expired while connecting: this flush gets its own.
+          forceCloseTimer = owner.vertx().setTimer(owner.options().closeFlushTimeout().toMillis(), t -> forceClose());
+        }
         return;
       }
       stage = Stage.ESTABLISHED;
