@@ -1,0 +1,500 @@
+#!/usr/bin/env bash
+# Ferry against its peers (HAProxy, nginx stream) and the direct path, on 127.0.0.1 only (issue #4).
+#
+#   bench/run.sh                               # defaults: REPEAT=3 DURATION=8 WARMUP=3, ~15-20 min
+#   REPEAT=1 DURATION=3 WARMUP=1 IDLE_CONNS=300 bench/run.sh      # smoke test, ~3 min
+#
+# Workloads (see docs/benchmarks.md): rr (wrk keep-alive, 64 conns, 1 thread, 64 B file from nginx), churn (same,
+# Connection: close), bulk (iperf3 1 and 4 streams), idle (IDLE_CONNS idle connections to a sink: RSS growth per
+# connection, and Ferry's heap). The proxy under test runs alone on CPU 1; wrk, iperf3, backends and the idle client
+# on CPU 0. Rows are interleaved per round (round 1: every row, round 2: every row, ...) and medians reported.
+#
+# Every process started here is recorded by PID and stopped (TERM, then KILL) on exit; each also runs under
+# `timeout LIFE`. Only loopback addresses are used.
+set -euo pipefail
+
+# Own session, so "other processes' CPU" can exclude everything this script starts.
+if [[ -z "${FERRY_BENCH_INNER:-}" ]]; then
+  export FERRY_BENCH_INNER=1
+  exec setsid --wait "$0" "$@"
+fi
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+PY=${PY:-/usr/bin/python3}
+LIB="$PY $HERE/lib/benchlib.py"
+
+REPEAT=${REPEAT:-3}
+DURATION=${DURATION:-8}
+WARMUP=${WARMUP:-3}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-1}
+IDLE_CONNS=${IDLE_CONNS:-2000}
+ROWS=${ROWS:-"direct haproxy nginx-stream ferry"}
+WORKLOADS=${WORKLOADS:-"rr churn bulk idle"}
+PORT_BASE=${PORT_BASE:-19000}
+PROXY_CPU=${PROXY_CPU:-1}
+LOAD_CPU=${LOAD_CPU:-0}
+QUIET_PCT=${QUIET_PCT:-15}
+QUIET_MAX=${QUIET_MAX:-60}
+LIFE=${LIFE:-2400}
+PROFILE=${PROFILE:-1}
+# Ferry is a JVM: before its first measured run in each process, this many seconds of un-measured load per
+# workload (churn, then keep-alive; or bulk) let the JIT compile the hot paths. The peers get the same WARMUP only.
+FERRY_PREWARM=${FERRY_PREWARM:-8}
+WORK=${WORK:-/tmp/benchwork}
+OUT_ROOT=${OUT_ROOT:-/tmp/ferry-bench}
+DOCS=${DOCS:-$ROOT/docs/benchmarks}
+FERRY_JAR=${FERRY_JAR:-}
+# Optional Ferry builds to measure next to Ferry (e.g. a candidate fix built elsewhere): "name=/path/ferry.jar ...".
+# Each becomes a row "ferry-<name>" right after "ferry", run with VARIANT_WORKLOADS only, excluded from the ratios.
+FERRY_VARIANTS=${FERRY_VARIANTS:-}
+VARIANT_WORKLOADS=${VARIANT_WORKLOADS:-"rr churn"}
+FERRY_JVM_FLAGS=${FERRY_JVM_FLAGS:-"-Xms256m -Xmx256m -XX:+UseSerialGC -XX:MaxDirectMemorySize=256m"}
+
+HTTP_PORT=$((PORT_BASE + 80)); IPERF_PORT=$((PORT_BASE + 201)); SINK_PORT=$((PORT_BASE + 300))
+declare -A PPORT=([haproxy]=$((PORT_BASE + 401)) [nginx-stream]=$((PORT_BASE + 402)) [ferry]=$((PORT_BASE + 403)))
+declare -A VJAR=()
+for v in $FERRY_VARIANTS; do
+  VJAR[ferry-${v%%=*}]=${v#*=}
+  PPORT[ferry-${v%%=*}]=$((PORT_BASE + 403))
+done
+if ((${#VJAR[@]})); then
+  new=""
+  for r in $ROWS; do
+    new+=" $r"
+    if [[ $r == ferry ]]; then for v in "${!VJAR[@]}"; do new+=" $v"; done; fi
+  done
+  ROWS=${new# }
+fi
+FERRY_ADMIN=$((PORT_BASE + 499))
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT=$OUT_ROOT/$STAMP
+RUN=$OUT/run
+mkdir -p "$RUN"
+RES=$OUT/results.jsonl
+: > "$RES"
+MYSID=$(ps -o sid= -p $$ | tr -d ' ')
+OUR_SIDS=$MYSID
+PIDS=()
+
+log() { echo "[$(date -u +%T)] $*" | tee -a "$OUT/progress.log" >&2; }
+
+stop_pid() {
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  log "stopped ${#PIDS[@]} processes started by this run (rc=$rc)"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start NAME CPU CMD...: runs CMD in its own session, pinned, under timeout; sets STARTED_PID (= its session id).
+start() {
+  local name=$1 cpu=$2; shift 2
+  setsid taskset -c "$cpu" timeout -s KILL "$LIFE" "$@" >"$RUN/$name.out" 2>"$RUN/$name.err" &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+
+# Waits until something listens on 127.0.0.1:PORT (without connecting: iperf3 takes any connection as a test).
+wait_port() {
+  local port=$1
+  for _ in $(seq 1 150); do
+    ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# ------------------------------------------------------------------------------------------ install
+need=()
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v nginx >/dev/null || need+=(nginx)
+[[ -e /usr/lib/nginx/modules/ngx_stream_module.so ]] || need+=(libnginx-mod-stream)
+command -v wrk >/dev/null || need+=(wrk)
+command -v iperf3 >/dev/null || need+=(iperf3)
+$PY -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+if ((${#need[@]})); then
+  log "installing from Debian: ${need[*]}"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >"$RUN/apt.log" 2>&1
+  # Packages may start system services on images without a policy-rc.d: stop them, the bench uses its own.
+  for svc in nginx haproxy; do
+    if [[ -f /run/$svc.pid ]]; then kill -TERM "$(cat /run/$svc.pid)" 2>/dev/null || true; fi
+    service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi
+
+# ------------------------------------------------------------------------------------------ build Ferry
+if [[ -z "$FERRY_JAR" ]]; then
+  log "building Ferry from $ROOT in $WORK/src (the working tree is not touched)"
+  rm -rf "$WORK/src" && mkdir -p "$WORK/src"
+  (cd "$ROOT" && tar --exclude=./target --exclude=./.git --exclude=./bench -cf - .) | tar -xf - -C "$WORK/src"
+  (cd "$WORK/src" && mvn -B -q package -DskipTests) >"$RUN/mvn.log" 2>&1
+  FERRY_JAR=$WORK/src/target/ferry.jar
+fi
+
+# ------------------------------------------------------------------------------------------ meta
+{
+  echo "{"
+  echo "\"date\": \"$(date -u +%FT%TZ)\","
+  echo "\"nproc\": \"$(nproc)\","
+  echo "\"cpu\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')\","
+  echo "\"kernel\": \"$(uname -r)\","
+  echo "\"java\": \"$(java -version 2>&1 | head -1 | sed 's/"//g')\","
+  echo "\"haproxy\": \"$(haproxy -v 2>&1 | head -1)\","
+  echo "\"nginx\": \"$(nginx -v 2>&1 | sed 's/"//g')\","
+  echo "\"wrk\": \"$(wrk -v 2>&1 | head -1 | sed 's/"//g')\","
+  echo "\"iperf3\": \"$(iperf3 -v 2>&1 | head -1)\","
+  echo "\"ferry_commit\": \"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\","
+  echo "\"ferry_tree\": \"$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -v '^?? bench/\|docs/benchmarks' | wc -l) uncommitted paths\","
+  echo "\"ferry_jvm_flags\": \"$FERRY_JVM_FLAGS\", \"ferry_prewarm_s\": $FERRY_PREWARM,"
+  echo "\"repeat\": $REPEAT, \"duration\": $DURATION, \"warmup\": $WARMUP, \"conns\": $CONNS, \"threads\": $THREADS,"
+  echo "\"idle_conns\": $IDLE_CONNS, \"rlimit_nofile\": \"$(ulimit -n)\","
+  echo "\"ferry_variants\": \"$FERRY_VARIANTS\", \"variant_workloads\": \"$VARIANT_WORKLOADS\","
+  echo "\"pinning\": \"proxy on CPU $PROXY_CPU; wrk, iperf3, backends, idle client on CPU $LOAD_CPU\""
+  echo "}"
+} > "$OUT/meta.json"
+log "output: $OUT"
+
+# ------------------------------------------------------------------------------------------ backends
+mkdir -p "$RUN/www" "$RUN/nginx-http/logs"
+head -c 64 /dev/zero | tr '\0' 'x' > "$RUN/www/64"
+NGX_MODS=/usr/lib/nginx/modules
+cat > "$RUN/nginx-http.conf" <<EOF
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $RUN/nginx-http/nginx.pid;
+error_log $RUN/nginx-http/error.log warn;
+events { worker_connections 10000; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$HTTP_PORT backlog=4096 reuseport;
+    root $RUN/www;
+    location / { }
+  }
+}
+EOF
+start backend-http "$LOAD_CPU" nginx -p "$RUN/nginx-http" -c "$RUN/nginx-http.conf" -g 'daemon off;'
+OUR_SIDS+=",$STARTED_PID"
+start backend-iperf "$LOAD_CPU" iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT"
+OUR_SIDS+=",$STARTED_PID"
+start backend-sink "$LOAD_CPU" $PY "$HERE/lib/benchlib.py" sink "$SINK_PORT" "$RUN/sink.count" "$LIFE"
+OUR_SIDS+=",$STARTED_PID"
+for p in $HTTP_PORT $IPERF_PORT $SINK_PORT; do wait_port "$p" || { log "backend on $p did not start"; exit 1; }; done
+curl -sf "http://127.0.0.1:$HTTP_PORT/64" | grep -q x || { log "backend nginx does not serve /64"; exit 1; }
+
+# ------------------------------------------------------------------------------------------ proxies
+# start_proxy ROW UPSTREAM_PORT [extra JVM flags]: starts the row's proxy (not for direct); sets PROXY_SID.
+start_proxy() {
+  local row=$1 up=$2 extra=${3:-} port=${PPORT[$1]}
+  case $row in
+    haproxy)
+      cat > "$RUN/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 9000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+frontend fe
+  bind 127.0.0.1:$port
+  default_backend be
+backend be
+  server s1 127.0.0.1:$up
+EOF
+      start haproxy "$PROXY_CPU" haproxy -db -f "$RUN/haproxy.cfg" ;;
+    nginx-stream)
+      mkdir -p "$RUN/nginx-stream/logs"
+      cat > "$RUN/nginx-stream.conf" <<EOF
+load_module $NGX_MODS/ngx_stream_module.so;
+worker_processes 1;
+worker_rlimit_nofile 20000;
+pid $RUN/nginx-stream/nginx.pid;
+error_log $RUN/nginx-stream/error.log warn;
+events { worker_connections 10000; }
+stream {
+  server {
+    listen 127.0.0.1:$port backlog=4096;
+    proxy_pass 127.0.0.1:$up;
+    proxy_timeout 1h;
+  }
+}
+EOF
+      start nginx-stream "$PROXY_CPU" nginx -p "$RUN/nginx-stream" -c "$RUN/nginx-stream.conf" -g 'daemon off;' ;;
+    ferry*)
+      local jar=$FERRY_JAR
+      [[ $row != ferry ]] && jar=${VJAR[$row]}
+      # shellcheck disable=SC2086
+      start "$row" "$PROXY_CPU" env FERRY_INSTANCES=1 FERRY_ACCESS_LOG=false FERRY_ECHO_ENABLED=false \
+        FERRY_LISTEN_HOST=127.0.0.1 FERRY_LISTEN_PORT="$port" FERRY_ADMIN_HOST=127.0.0.1 \
+        FERRY_ADMIN_PORT="$FERRY_ADMIN" FERRY_UPSTREAMS="127.0.0.1:$up" \
+        java $FERRY_JVM_FLAGS $extra -jar "$jar" ;;
+  esac
+  PROXY_SID=$STARTED_PID
+  wait_port "$port" || { log "$row did not listen on $port"; tail -5 "$RUN/$row.err" >&2; return 1; }
+  rm -f "$RUN/threads.txt"
+  if [[ $row == ferry* ]]; then
+    wait_port "$FERRY_ADMIN"
+    sleep 0.5
+    # Java thread names by native id, so that CPU per thread can be reported by name (comm is cut at 15 chars).
+    jcmd "$(pgrep -P "$PROXY_SID" java | head -1)" Thread.print > "$RUN/threads.txt" 2>/dev/null || true
+  fi
+}
+
+stop_proxy() { stop_pid "$PROXY_SID"; PROXY_SID=""; }
+
+target_port() { if [[ $1 == direct ]]; then echo "$2"; else echo "${PPORT[$1]}"; fi; }
+
+# Waits (at most QUIET_MAX s) until other processes use less than QUIET_PCT % of a core over 1 s.
+quiet_wait() {
+  local waited=0 o
+  while :; do
+    o=$($LIB others-now 1 "$OUR_SIDS${PROXY_SID:+,$PROXY_SID}")
+    if awk -v o="$o" -v q="$QUIET_PCT" 'BEGIN{exit !(o < q)}'; then return 0; fi
+    if ((waited >= QUIET_MAX)); then log "  still busy after ${QUIET_MAX}s (others ${o}%), measuring anyway"; return 0; fi
+    waited=$((waited + 1))
+  done
+}
+
+# measure NAME CMD...: snapshots CPU around CMD; prints the cpu-diff JSON.
+measure() {
+  local name=$1; shift
+  $LIB cpu-snap "$D/$name.cpu0" "${PROXY_SID:-}" "$RUN/threads.txt"
+  "$@"
+  $LIB cpu-snap "$D/$name.cpu1" "${PROXY_SID:-}" "$RUN/threads.txt"
+  $LIB cpu-diff "$D/$name.cpu0" "$D/$name.cpu1" "${PROXY_SID:-}" "$OUR_SIDS"
+}
+
+wrk_run() { # PORT SECONDS OUTFILE [close]
+  local hdr=()
+  [[ ${4:-} == close ]] && hdr=(-H "Connection: close")
+  taskset -c "$LOAD_CPU" timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"$2s" --latency "${hdr[@]}" \
+    "http://127.0.0.1:$1/64" > "$3" 2>&1 || true
+}
+
+iperf_run() { # PORT STREAMS OUTFILE
+  taskset -c "$LOAD_CPU" timeout $((DURATION + WARMUP + 30)) iperf3 -c 127.0.0.1 -p "$1" -P "$2" \
+    -t $((DURATION + 1)) -O 1 -J > "$3" 2>"$3.err" || true
+}
+
+http_workloads() { # ROW ROUND
+  local row=$1 round=$2 port cpu
+  port=$(target_port "$row" "$HTTP_PORT")
+  if [[ $row == ferry* && $FERRY_PREWARM -gt 0 ]]; then
+    wrk_run "$port" "$FERRY_PREWARM" "$D/prewarm-churn.txt" close
+    wrk_run "$port" "$FERRY_PREWARM" "$D/prewarm-rr.txt"
+  fi
+  for wl in rr churn; do
+    [[ " $WORKLOADS " == *" $wl "* ]] || continue
+    local close=""; [[ $wl == churn ]] && close=close
+    wrk_run "$port" "$WARMUP" "$D/$wl.warmup.txt" $close
+    sleep 0.5
+    quiet_wait
+    cpu=$(measure "$wl" wrk_run "$port" "$DURATION" "$D/$wl.txt" $close)
+    local w; w=$($LIB wrk "$D/$wl.txt")
+    $PY - "$RES" "$round" "$row" "$wl" "$w" "$cpu" <<'EOF'
+import json, sys
+res, rnd, row, wl, w, c = sys.argv[1:]
+w, c = json.loads(w), json.loads(c)
+rec = dict(round=int(rnd), row=row, wl=wl, **w, others=c["others_cpu_pct"])
+if row != "direct":
+    rec.update(cpu=c["proxy_cpu_pct"], ctxsw=c.get("ctxsw"), threads=c.get("threads_pct"), wall=c["wall_s"])
+open(res, "a").write(json.dumps(rec) + "\n")
+EOF
+    log "  $row $wl: $(tail -1 "$RES")"
+  done
+}
+
+bulk_workloads() {
+  local row=$1 round=$2 port cpu
+  port=$(target_port "$row" "$IPERF_PORT")
+  # Warm-up run for every row (the JIT for Ferry, caches for all); not measured.
+  local warm=$WARMUP
+  [[ $row == ferry* ]] && ((FERRY_PREWARM > warm)) && warm=$FERRY_PREWARM
+  taskset -c "$LOAD_CPU" timeout $((warm + 30)) iperf3 -c 127.0.0.1 -p "$port" -P 4 -t "$warm" -J \
+    > "$D/bulk-warmup.json" 2>&1 || true
+  sleep 0.5
+  for n in 1 4; do
+    quiet_wait
+    cpu=$(measure "bulk$n" iperf_run "$port" "$n" "$D/bulk$n.json")
+    local b; b=$($LIB iperf "$D/bulk$n.json")
+    $PY - "$RES" "$round" "$row" "bulk$n" "$b" "$cpu" <<'EOF'
+import json, sys
+res, rnd, row, wl, b, c = sys.argv[1:]
+b, c = json.loads(b), json.loads(c)
+rec = dict(round=int(rnd), row=row, wl=wl, **b, others=c["others_cpu_pct"])
+if row != "direct":
+    rec.update(cpu=c["proxy_cpu_pct"], ctxsw=c.get("ctxsw"), threads=c.get("threads_pct"), wall=c["wall_s"])
+open(res, "a").write(json.dumps(rec) + "\n")
+EOF
+    log "  $row bulk$n: $(tail -1 "$RES")"
+  done
+}
+
+ferry_gc() { [[ $1 == ferry ]] && jcmd "$(pgrep -P "$PROXY_SID" java | head -1)" GC.run >/dev/null 2>&1 || true; }
+ferry_histo() { [[ $1 == ferry ]] && jcmd "$(pgrep -P "$PROXY_SID" java | head -1)" GC.class_histogram > "$2" 2>&1 || true; }
+ferry_heap() {
+  if [[ $1 == ferry ]]; then $LIB heap "http://127.0.0.1:$FERRY_ADMIN/metrics"; else echo null; fi
+}
+
+idle_workload() {
+  local row=$1 round=$2 port
+  [[ $row == direct ]] && return 0
+  port=${PPORT[$row]}
+  # Warm the accept/connect path first (twice IDLE_CONNS/2 connections), so that the baseline already includes
+  # the JIT's code and arenas, pools and caches: what is measured then is what each further connection costs.
+  run_idle_client "$port" $((IDLE_CONNS / 2)) warm1
+  run_idle_client "$port" $((IDLE_CONNS / 2)) warm2
+  sleep 2
+  quiet_wait
+  ferry_gc "$row"; sleep 0.5
+  local rss0 heap0 rss1 heap1 seen
+  rss0=$($LIB rss "$PROXY_SID"); heap0=$(ferry_heap "$row"); ferry_histo "$row" "$D/histo0.txt"
+  $LIB cpu-snap "$D/idle.cpu0"
+  rm -f "$D/idle.ready" "$D/idle.stop"
+  taskset -c "$LOAD_CPU" timeout 300 $PY "$HERE/lib/benchlib.py" idle-client "$port" "$IDLE_CONNS" \
+    "$RUN/sink.count" "$D/idle.ready" "$D/idle.stop" 240 &
+  local cpid=$!
+  for _ in $(seq 1 1200); do [[ -f $D/idle.ready ]] && break; sleep 0.1; done
+  seen=$(cat "$D/idle.ready" 2>/dev/null || echo 0)
+  sleep 2
+  ferry_gc "$row"; sleep 0.5
+  rss1=$($LIB rss "$PROXY_SID"); heap1=$(ferry_heap "$row"); ferry_histo "$row" "$D/histo1.txt"
+  local histo=null
+  if [[ $row == ferry ]]; then
+    $LIB histo-diff "$D/histo0.txt" "$D/histo1.txt" "$IDLE_CONNS" > "$D/idle-heap-classes.md" || true
+    histo=$(sed -n 's/^| \*\*all classes\*\* | | \*\*\(-\?[0-9]*\)\*\* |$/\1/p' "$D/idle-heap-classes.md")
+    [[ -n $histo ]] || histo=null
+  fi
+  $LIB cpu-snap "$D/idle.cpu1"
+  touch "$D/idle.stop"
+  wait "$cpid" || true
+  local c; c=$($LIB cpu-diff "$D/idle.cpu0" "$D/idle.cpu1" "$PROXY_SID" "$OUR_SIDS")
+  $PY - "$RES" "$round" "$row" "$rss0" "$rss1" "$heap0" "$heap1" "$seen" "$IDLE_CONNS" "$c" "$histo" <<'EOF'
+import json, sys
+res, rnd, row, r0, r1, h0, h1, seen, n, c, histo = sys.argv[1:]
+n = int(n)
+rec = dict(round=int(rnd), row=row, wl="idle", rss0_kb=int(r0), rss1_kb=int(r1), sink_seen=int(seen),
+           rss_per_conn=(int(r1) - int(r0)) * 1024.0 / n, others=json.loads(c)["others_cpu_pct"])
+if h0 != "null":
+    rec.update(heap0=int(h0), heap1=int(h1), heap_metrics_per_conn=(int(h1) - int(h0)) / n)
+if histo != "null":
+    rec.update(heap_per_conn=float(histo))
+open(res, "a").write(json.dumps(rec) + "\n")
+EOF
+  log "  $row idle: $(tail -1 "$RES")"
+  # Let the sink see every close before the next row.
+  for _ in $(seq 1 100); do [[ $(cat "$RUN/sink.count" 2>/dev/null) == 0 ]] && break; sleep 0.1; done
+}
+
+run_idle_client() { # PORT N TAG
+  rm -f "$D/$3.ready" "$D/$3.stop"
+  taskset -c "$LOAD_CPU" timeout 60 $PY "$HERE/lib/benchlib.py" idle-client "$1" "$2" "$RUN/sink.count" \
+    "$D/$3.ready" "$D/$3.stop" 30 &
+  local cpid=$!
+  for _ in $(seq 1 300); do [[ -f $D/$3.ready ]] && break; sleep 0.1; done
+  touch "$D/$3.stop"; wait "$cpid" || true
+  for _ in $(seq 1 100); do [[ $(cat "$RUN/sink.count" 2>/dev/null) == 0 ]] && break; sleep 0.1; done
+}
+
+# ------------------------------------------------------------------------------------------ rounds
+T0=$(date +%s)
+ALL_WORKLOADS=$WORKLOADS
+((REPEAT > 0)) || log "REPEAT=0: profile only"
+for round in $(seq 1 "$REPEAT"); do
+  log "round $round/$REPEAT"
+  for row in $ROWS; do
+    D=$OUT/r$round/$row; mkdir -p "$D"
+    WORKLOADS=$ALL_WORKLOADS
+    [[ $row == ferry-* ]] && WORKLOADS=$VARIANT_WORKLOADS
+    if [[ " $WORKLOADS " == *" rr "* || " $WORKLOADS " == *" churn "* ]]; then
+      [[ $row != direct ]] && start_proxy "$row" "$HTTP_PORT"
+      http_workloads "$row" "$round"
+      [[ $row != direct ]] && stop_proxy
+    fi
+    if [[ " $WORKLOADS " == *" bulk "* ]]; then
+      [[ $row != direct ]] && start_proxy "$row" "$IPERF_PORT"
+      bulk_workloads "$row" "$round"
+      [[ $row != direct ]] && stop_proxy
+    fi
+    if [[ " $WORKLOADS " == *" idle "* && $row != direct ]]; then
+      # Ferry: heap pre-touched, so RSS growth is the off-heap part; live heap growth is read from /metrics.
+      start_proxy "$row" "$SINK_PORT" "-XX:+AlwaysPreTouch"
+      idle_workload "$row" "$round"
+      stop_proxy
+    fi
+  done
+done
+log "rounds done in $(( $(date +%s) - T0 )) s"
+
+# ------------------------------------------------------------------------------------------ JFR profile
+# One extra Ferry run, not part of the figures: warm up, then a JFR recording (settings=profile) over a keep-alive
+# run and another over a churn run, started with jcmd so that the window is exactly the measured load.
+jfr_window() { # NAME WRK-CLOSE-ARG
+  local jp; jp=$(pgrep -P "$PROXY_SID" java | head -1)
+  jcmd "$jp" JFR.start name="$1" settings=profile filename="$D/ferry-$1.jfr" >/dev/null
+  wrk_run "${PPORT[ferry]}" "$DURATION" "$D/$1.txt" ${2:-}
+  jcmd "$jp" JFR.stop name="$1" >/dev/null
+  jfr print --json --events jdk.ExecutionSample "$D/ferry-$1.jfr" > "$D/$1-samples.json"
+  jfr print --json --events jdk.NativeMethodSample "$D/ferry-$1.jfr" > "$D/$1-native.json"
+  {
+    echo "# JFR, Ferry, $1 ($DURATION s, $CONNS connections): $($LIB wrk "$D/$1.txt")"
+    echo
+    $LIB jfr "$D/$1-samples.json" "$D/$1-native.json"
+    echo
+    echo '```'
+    jfr summary "$D/ferry-$1.jfr" 2>&1 | grep -E 'ExecutionSample|NativeMethodSample|GarbageCollection |Compilation |ObjectAllocationSample|Duration|Start' || true
+    echo '```'
+  } > "$D/hot-$1.md"
+}
+if [[ $PROFILE == 1 && " $ROWS " == *" ferry "* ]]; then
+  D=$OUT/profile; mkdir -p "$D"
+  log "JFR profile of Ferry during a keep-alive and a churn run"
+  # A sampler that shares the one CPU with the event loop only runs when the loop is off the CPU, and so sees it
+  # mostly in epoll_wait or right after a wake-up. For the profile the JVM may use both CPUs, and only its
+  # vert.x-* threads (event loops, acceptor) are pinned to PROXY_CPU: JFR's sampler and the JIT run beside them.
+  saved_cpu=$PROXY_CPU; PROXY_CPU="$LOAD_CPU,$PROXY_CPU"
+  start_proxy ferry "$HTTP_PORT" "-XX:+FlightRecorder -XX:FlightRecorderOptions=stackdepth=128"
+  PROXY_CPU=$saved_cpu
+  jp=$(pgrep -P "$PROXY_SID" java | head -1)
+  sed -n 's/^"\(vert\.x-[^"]*\)".* nid=0x\([0-9a-f]*\).*/\2 \1/p' "$RUN/threads.txt" | while read -r nid name; do
+    taskset -p -c "$PROXY_CPU" $((16#$nid)) >/dev/null && echo "pinned $name to CPU $PROXY_CPU" >> "$D/pinning.txt"
+  done
+  wrk_run "${PPORT[ferry]}" "$FERRY_PREWARM" "$D/prewarm-churn.txt" close
+  wrk_run "${PPORT[ferry]}" "$FERRY_PREWARM" "$D/prewarm-rr.txt"
+  jfr_window rr
+  jfr_window churn close
+  stop_proxy
+  log "  profile: rr $($LIB wrk "$D/rr.txt"); churn $($LIB wrk "$D/churn.txt")"
+fi
+
+# ------------------------------------------------------------------------------------------ report
+mkdir -p "$DOCS"
+# Keep the raw figures next to the write-up: results, meta, report, chart, profile summary.
+DEST=$DOCS/$STAMP
+mkdir -p "$DEST"
+cp "$OUT/meta.json" "$DEST/"
+if [[ -s $RES ]]; then
+  $LIB report "$OUT" "$OUT/report.md" "$OUT/chart.png"
+  cp "$OUT/results.jsonl" "$OUT/report.md" "$OUT/summary.json" "$DEST/"
+  cp "$OUT"/chart.* "$DEST/" 2>/dev/null || true
+fi
+cp "$OUT"/profile/hot-*.md "$DEST/" 2>/dev/null || true
+cp "$OUT/r1/ferry/idle-heap-classes.md" "$DEST/" 2>/dev/null || true
+log "report: $OUT/report.md; copied to $DEST (total $(( $(date +%s) - T0 )) s)"
