@@ -46,7 +46,6 @@ public final class Ferry {
   private final PrometheusMeterRegistry meterRegistry;
   private final FerryMetrics metrics;
   private final AtomicBoolean ready = new AtomicBoolean();
-  private final AtomicBoolean stopping = new AtomicBoolean();
   private ProxyContext proxy;
   private AdminVerticle admin;
   private EchoUpstreamVerticle echo;
@@ -202,7 +201,6 @@ public final class Ferry {
     if (shutdown != null) {
       return shutdown;
     }
-    stopping.set(true);
     ready.set(false);
     if (watcher != null) {
       watcher.close();

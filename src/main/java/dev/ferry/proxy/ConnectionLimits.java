@@ -56,12 +56,4 @@ final class ConnectionLimits {
       perSource.computeIfPresent(source, (k, count) -> count <= 1 ? null : count - 1);
     }
   }
-
-  int total() {
-    return total.get();
-  }
-
-  int sources() {
-    return perSource.size();
-  }
 }

@@ -45,7 +45,8 @@ public final class ListenerVerticle extends VerticleBase {
 
   private final ProxyContext shared;
   private final FerryOptions options;
-  private final int shards;
+  /** The registry shard addresses, by shard index: built once, used for every lifecycle message. */
+  private final String[] registryShards;
   private final Map<Long, ProxyConnection> connections = new HashMap<>();
   private int index;
   private String address;
@@ -54,13 +55,15 @@ public final class ListenerVerticle extends VerticleBase {
   private NetClient client;
   private int nextUpstream;
   private long sweepTimer = -1;
-  private boolean draining;
   private Promise<Void> allReleased;
 
   public ListenerVerticle(ProxyContext shared) {
     this.shared = shared;
     this.options = shared.options();
-    this.shards = options.registryShards();
+    this.registryShards = new String[options.registryShards()];
+    for (int shard = 0; shard < registryShards.length; shard++) {
+      registryShards[shard] = Addresses.registry(shard);
+    }
   }
 
   @Override
@@ -105,7 +108,7 @@ public final class ListenerVerticle extends VerticleBase {
     ProxyConnection conn = new ProxyConnection(id, this, so, info, refusal == null ? source : null);
     connections.put(id, conn);
     // Sent before any close request for this id: same sender, same shard, so the registry sees it first.
-    vertx.eventBus().send(Addresses.registry(Addresses.shardOf(id, shards)), new ConnectionOpened(info, address));
+    vertx.eventBus().send(registryOf(id), new ConnectionOpened(info, address));
     if (refusal == null) {
       log.debug("conn={} accepted from {} on listener {}", id, info.client(), index);
       conn.start();
@@ -147,9 +150,14 @@ public final class ListenerVerticle extends VerticleBase {
     return a;
   }
 
+  /** The shard that serialises every message about {@code id}. */
+  private String registryOf(long id) {
+    return registryShards[Addresses.shardOf(id, registryShards.length)];
+  }
+
   /** The only way a fault becomes a close: a request to the registry shard of the id. */
   void requestClose(long id, CloseReason reason, Side side, String detail) {
-    vertx.eventBus().send(Addresses.registry(Addresses.shardOf(id, shards)), new CloseRequest(id, reason, side, detail));
+    vertx.eventBus().send(registryOf(id), new CloseRequest(id, reason, side, detail));
   }
 
   void released(ProxyConnection conn, int buffersStillHeld) {
@@ -157,8 +165,7 @@ public final class ListenerVerticle extends VerticleBase {
     if (conn.admittedSource() != null) {
       shared.limits().release(conn.admittedSource());
     }
-    vertx.eventBus().send(Addresses.registry(Addresses.shardOf(conn.id(), shards)),
-      new ReleaseAck(conn.id(), buffersStillHeld));
+    vertx.eventBus().send(registryOf(conn.id()), new ReleaseAck(conn.id(), buffersStillHeld));
     if (allReleased != null && connections.isEmpty()) {
       allReleased.tryComplete();
     }
@@ -197,7 +204,6 @@ public final class ListenerVerticle extends VerticleBase {
    */
   @Override
   public Future<?> stop() {
-    draining = true;
     int atStart = connections.size();
     long drainMs = options.drainTimeout().toMillis();
     // Vert.x closes this share's sockets itself only after our own forced close had all the time it needs.
@@ -225,9 +231,5 @@ public final class ListenerVerticle extends VerticleBase {
       log.info("conn=- listener {} drained: {} connections ended on their own, {} closed by shutdown", index,
         atStart - forced[0], forced[0]);
     });
-  }
-
-  boolean draining() {
-    return draining;
   }
 }
