@@ -8,6 +8,9 @@
 # Connection: close), bulk (iperf3 1 and 4 streams), idle (IDLE_CONNS idle connections to a sink: RSS growth per
 # connection, and Ferry's heap). The proxy under test runs alone on CPU 1; wrk, iperf3, backends and the idle client
 # on CPU 0. Rows are interleaved per round (round 1: every row, round 2: every row, ...) and medians reported.
+# scale (off unless listed in WORKLOADS): Ferry unpinned with FERRY_INSTANCES=1 and =2 in turn, rr and churn with
+# SCALE_THREADS wrk threads; reports the factor instances=2 / instances=1 per round (on the direct row: the same
+# load without a proxy, the ceiling of the load side on this box).
 #
 # Every process started here is recorded by PID and stopped (TERM, then KILL) on exit; each also runs under
 # `timeout LIFE`. Only loopback addresses are used.
@@ -41,32 +44,124 @@ LIFE=${LIFE:-2400}
 PROFILE=${PROFILE:-1}
 # Ferry is a JVM: before its first measured run in each process, this many seconds of un-measured load per
 # workload (churn, then keep-alive; or bulk) let the JIT compile the hot paths. The peers get the same WARMUP only.
-FERRY_PREWARM=${FERRY_PREWARM:-8}
+FERRY_PREWARM=${FERRY_PREWARM:-20}
 WORK=${WORK:-/tmp/benchwork}
 OUT_ROOT=${OUT_ROOT:-/tmp/ferry-bench}
 DOCS=${DOCS:-$ROOT/docs/benchmarks}
 FERRY_JAR=${FERRY_JAR:-}
-# Optional Ferry builds to measure next to Ferry (e.g. a candidate fix built elsewhere): "name=/path/ferry.jar ...".
-# Each becomes a row "ferry-<name>" right after "ferry", run with VARIANT_WORKLOADS only, excluded from the ratios.
+# Optional Ferry variants to measure next to Ferry: another build (e.g. a candidate fix built elsewhere), other JVM
+# flags, or both. Whitespace-separated words; a word not starting with "-" starts a variant:
+#   NAME=JAR            that jar, FERRY_JVM_FLAGS
+#   NAME=@FLAG          the main Ferry jar, with its own JVM flags instead of FERRY_JVM_FLAGS: FLAG and every
+#                       following word that starts with "-" (so flags may be separated by spaces)
+#   NAME=JAR@FLAG       both;  NAME=@ alone: the main jar with no JVM flags at all (the JVM's own defaults)
+#   NAME=[JAR]%VAR=VALUE[%VAR=VALUE...][@FLAG...]
+#                       environment variables for that row's Ferry processes (all of them: rr, churn, bulk, idle,
+#                       scale, prewarm), set after the bench's own FERRY_* settings; "%" comes after the jar and
+#                       before "@". A separate word "%VAR=VALUE[%...]" adds more to the variant before it.
+#   e.g. FERRY_VARIANTS="g1=@-Xms256m -Xmx256m -XX:+UseG1GC par=@-Xms256m -Xmx256m -XX:+UseParallelGC fix=/x.jar"
+#        FERRY_VARIANTS="splice=%FERRY_SPLICE=true two=%FERRY_INSTANCES=2%FERRY_REGISTRY_SHARDS=2 x=/x.jar%A=1@-Xmx256m"
+# Each becomes a row "ferry-<NAME>" right after "ferry", run with VARIANT_WORKLOADS only, excluded from the ratios.
 FERRY_VARIANTS=${FERRY_VARIANTS:-}
 VARIANT_WORKLOADS=${VARIANT_WORKLOADS:-"rr churn"}
 FERRY_JVM_FLAGS=${FERRY_JVM_FLAGS:-"-Xms256m -Xmx256m -XX:+UseSerialGC -XX:MaxDirectMemorySize=256m"}
+# scale workload: CPUs for the proxy and for wrk ("" = unpinned, the default for both; the backends stay on
+# LOAD_CPU), wrk threads.
+SCALE_PROXY_CPU=${SCALE_PROXY_CPU:-}
+SCALE_LOAD_CPU=${SCALE_LOAD_CPU:-}
+SCALE_THREADS=${SCALE_THREADS:-2}
+# The optional row haproxy-splice (only when listed in ROWS): the haproxy row's config plus these options (any of
+# splice-auto, splice-request, splice-response). splice-auto alone never splices the iperf3 flow on HAProxy 2.6 (its
+# streamer heuristic does not trigger: only recvfrom/sendto), hence both explicit directions by default.
+HAPROXY_SPLICE=${HAPROXY_SPLICE:-"splice-request splice-response"}
 
 HTTP_PORT=$((PORT_BASE + 80)); IPERF_PORT=$((PORT_BASE + 201)); SINK_PORT=$((PORT_BASE + 300))
 declare -A PPORT=([haproxy]=$((PORT_BASE + 401)) [nginx-stream]=$((PORT_BASE + 402)) [ferry]=$((PORT_BASE + 403)))
-declare -A VJAR=()
-for v in $FERRY_VARIANTS; do
-  VJAR[ferry-${v%%=*}]=${v#*=}
-  PPORT[ferry-${v%%=*}]=$((PORT_BASE + 403))
+PPORT[haproxy-splice]=$((PORT_BASE + 404))
+# Variant rows in the order given; VJAR: jar ("" = the main one); VFLAGS: own JVM flags, set only if it has "@";
+# VENV: own environment, "VAR=VALUE VAR=VALUE" (values hold no whitespace and no "%").
+declare -A VJAR=() VFLAGS=() VENV=()
+VROWS=()
+# Set by start_proxy for the wiring to the backends and the admin port: a variant may not change them.
+BENCH_ENV="FERRY_LISTEN_HOST FERRY_LISTEN_PORT FERRY_ADMIN_HOST FERRY_ADMIN_PORT FERRY_UPSTREAMS"
+# add_env ROW "VAR=VALUE%VAR=VALUE...": validates and appends to VENV[ROW].
+add_env() {
+  local row=$1 item k
+  local -a items=()
+  if [[ -z $2 || $2 == %* || $2 == *% || $2 == *%%* ]]; then
+    echo "FERRY_VARIANTS: empty variable in '%$2' (${row#ferry-})" >&2; exit 2
+  fi
+  IFS=% read -r -a items <<< "$2"
+  for item in "${items[@]}"; do
+    k=${item%%=*}
+    [[ $item == *=* && $k =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] \
+      || { echo "FERRY_VARIANTS: '%$item' (${row#ferry-}) is not VAR=VALUE" >&2; exit 2; }
+    [[ " $BENCH_ENV " == *" $k "* ]] \
+      && { echo "FERRY_VARIANTS: $k (${row#ferry-}) is set by the bench (listen, admin, upstream wiring)" >&2; exit 2; }
+    [[ " ${VENV[$row]:-} " == *" $k="* ]] && { echo "FERRY_VARIANTS: $k given twice for ${row#ferry-}" >&2; exit 2; }
+    VENV[$row]+="${VENV[$row]:+ }$item"
+  done
+}
+read -r -d '' -a words <<< "$FERRY_VARIANTS" || true  # split without glob expansion (-Xlog:gc* stays as it is)
+cur=""
+for w in ${words[@]+"${words[@]}"}; do
+  if [[ $w == -* ]]; then
+    [[ -n $cur && -v VFLAGS[$cur] ]] || { echo "FERRY_VARIANTS: '$w' must follow NAME=@... or NAME=JAR@..." >&2; exit 2; }
+    VFLAGS[$cur]+=" $w"
+    continue
+  fi
+  if [[ $w == %* ]]; then
+    [[ -n $cur ]] || { echo "FERRY_VARIANTS: '$w' must follow a variant NAME=..." >&2; exit 2; }
+    add_env "$cur" "${w#%}"
+    continue
+  fi
+  name=${w%%=*}; spec=""
+  [[ $w == *=* ]] && spec=${w#*=}
+  [[ $name =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || { echo "FERRY_VARIANTS: bad variant name in '$w'" >&2; exit 2; }
+  cur=ferry-$name
+  [[ -v VJAR[$cur] ]] && { echo "FERRY_VARIANTS: variant '$name' given twice" >&2; exit 2; }
+  pre=${spec%%@*}  # jar and environment: before the first "@" (flags may contain "%", e.g. -Xlog:...%p)
+  VJAR[$cur]=${pre%%\%*}
+  [[ $pre == *%* ]] && add_env "$cur" "${pre#*%}"
+  [[ $spec == *@* ]] && VFLAGS[$cur]=${spec#*@}
+  PPORT[$cur]=$((PORT_BASE + 403))
+  VROWS+=("$cur")
 done
-if ((${#VJAR[@]})); then
+if [[ " $VARIANT_WORKLOADS $WORKLOADS " == *" scale "* ]]; then
+  for v in ${VROWS[@]+"${VROWS[@]}"}; do
+    if [[ " ${VENV[$v]:-} " == *" FERRY_INSTANCES="* ]]; then
+      echo "FERRY_VARIANTS: ${v#ferry-} sets FERRY_INSTANCES; the scale workload sets its own (1, then 2)" >&2
+    fi
+  done
+fi
+for o in $HAPROXY_SPLICE; do
+  [[ $o =~ ^splice-(auto|request|response)$ ]] \
+    || { echo "HAPROXY_SPLICE: '$o' is none of splice-auto splice-request splice-response" >&2; exit 2; }
+done
+for r in $ROWS; do
+  [[ $r =~ ^(direct|haproxy|haproxy-splice|nginx-stream|ferry)$ ]] || { echo "ROWS: unknown row '$r' (direct" \
+    "haproxy haproxy-splice nginx-stream ferry; variant rows come from FERRY_VARIANTS, right after ferry)" >&2; exit 2; }
+done
+if ((${#VROWS[@]})); then
+  [[ " $ROWS " == *" ferry "* ]] || echo "FERRY_VARIANTS ignored: variant rows run right after the row ferry" >&2
   new=""
   for r in $ROWS; do
     new+=" $r"
-    if [[ $r == ferry ]]; then for v in "${!VJAR[@]}"; do new+=" $v"; done; fi
+    if [[ $r == ferry ]]; then for v in "${VROWS[@]}"; do new+=" $v"; done; fi
   done
   ROWS=${new# }
 fi
+# row_jar ROW / row_flags ROW: what a Ferry row runs with.
+row_jar() { if [[ $1 != ferry && -n ${VJAR[$1]} ]]; then echo "${VJAR[$1]}"; else echo "$FERRY_JAR"; fi; }
+row_flags() {
+  local f=$FERRY_JVM_FLAGS
+  [[ $1 != ferry && -v VFLAGS[$1] ]] && f=${VFLAGS[$1]}
+  f=${f#"${f%%[![:space:]]*}"}  # leading blanks
+  echo "${f%"${f##*[![:space:]]}"}"
+}
+# row_env ROW: the environment a Ferry row adds, "VAR=VALUE ..." ("" for the row ferry).
+row_env() { [[ $1 != ferry ]] && echo "${VENV[$1]:-}"; return 0; }
+PROXY_INSTANCES=1
 FERRY_ADMIN=$((PORT_BASE + 499))
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -98,10 +193,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start NAME CPU CMD...: runs CMD in its own session, pinned, under timeout; sets STARTED_PID (= its session id).
+# start NAME CPU CMD...: runs CMD in its own session, pinned (CPU "": not pinned), under timeout; sets STARTED_PID
+# (= its session id).
 start() {
-  local name=$1 cpu=$2; shift 2
-  setsid taskset -c "$cpu" timeout -s KILL "$LIFE" "$@" >"$RUN/$name.out" 2>"$RUN/$name.err" &
+  local name=$1 cpu=$2 pin=(); shift 2
+  [[ -n $cpu ]] && pin=(taskset -c "$cpu")
+  setsid ${pin[@]+"${pin[@]}"} timeout -s KILL "$LIFE" "$@" >"$RUN/$name.out" 2>"$RUN/$name.err" &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
 }
@@ -143,8 +240,12 @@ if [[ -z "$FERRY_JAR" ]]; then
   (cd "$WORK/src" && mvn -B -q package -DskipTests) >"$RUN/mvn.log" 2>&1
   FERRY_JAR=$WORK/src/target/ferry.jar
 fi
+for r in ferry ${VROWS[@]+"${VROWS[@]}"}; do
+  [[ -f $(row_jar "$r") ]] || { log "$r: no jar at '$(row_jar "$r")'"; exit 2; }
+done
 
 # ------------------------------------------------------------------------------------------ meta
+jstr() { $PY -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
 {
   echo "{"
   echo "\"date\": \"$(date -u +%FT%TZ)\","
@@ -158,10 +259,25 @@ fi
   echo "\"iperf3\": \"$(iperf3 -v 2>&1 | head -1)\","
   echo "\"ferry_commit\": \"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\","
   echo "\"ferry_tree\": \"$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -v '^?? bench/\|docs/benchmarks' | wc -l) uncommitted paths\","
-  echo "\"ferry_jvm_flags\": \"$FERRY_JVM_FLAGS\", \"ferry_prewarm_s\": $FERRY_PREWARM,"
+  echo "\"ferry_jvm_flags\": $(jstr "$FERRY_JVM_FLAGS"), \"ferry_prewarm_s\": $FERRY_PREWARM,"
+  # Every Ferry row of this run: its jar, the JVM flags it runs with (idle runs add -XX:+AlwaysPreTouch) and the
+  # environment it adds to the bench's own FERRY_* settings.
+  rowspec=()
+  for r in $ROWS; do [[ $r == ferry* ]] && rowspec+=("$r" "$(row_jar "$r")" "$(row_flags "$r")" "$(row_env "$r")"); done
+  echo "\"ferry_rows\": $($PY -c 'import json, sys; a = sys.argv[1:]
+print(json.dumps({a[i]: {"jar": a[i + 1], "jvm_flags": a[i + 2],
+                         "env": dict(kv.split("=", 1) for kv in a[i + 3].split())} for i in range(0, len(a), 4)}))' \
+    ${rowspec[@]+"${rowspec[@]}"}),"
+  # Ferry settings in the caller's environment reach every Ferry row alike (a row's own env overrides them).
+  echo "\"ferry_env_inherited\": $($PY -c 'import json, os
+own = set("BENCH_INNER JAR VARIANTS JVM_FLAGS PREWARM INSTANCES ACCESS_LOG ECHO_ENABLED LISTEN_HOST LISTEN_PORT ADMIN_HOST ADMIN_PORT UPSTREAMS".split())
+print(json.dumps({k: v for k, v in sorted(os.environ.items()) if k.startswith("FERRY_") and k[6:] not in own}))'),"
+  [[ " $ROWS " == *" haproxy-splice "* ]] && echo "\"haproxy_splice\": $(jstr "$(for o in $HAPROXY_SPLICE; do printf 'option %s; ' "$o"; done)maxpipes 512"),"
   echo "\"repeat\": $REPEAT, \"duration\": $DURATION, \"warmup\": $WARMUP, \"conns\": $CONNS, \"threads\": $THREADS,"
   echo "\"idle_conns\": $IDLE_CONNS, \"rlimit_nofile\": \"$(ulimit -n)\","
-  echo "\"ferry_variants\": \"$FERRY_VARIANTS\", \"variant_workloads\": \"$VARIANT_WORKLOADS\","
+  echo "\"ferry_variants\": $(jstr "$FERRY_VARIANTS"), \"variant_workloads\": \"$VARIANT_WORKLOADS\","
+  echo "\"workloads\": \"$WORKLOADS\", \"scale_threads\": $SCALE_THREADS,"
+  echo "\"scale_pinning\": \"scale: proxy on CPU ${SCALE_PROXY_CPU:-any}, wrk on CPU ${SCALE_LOAD_CPU:-any}, backends on CPU $LOAD_CPU\","
   echo "\"pinning\": \"proxy on CPU $PROXY_CPU; wrk, iperf3, backends, idle client on CPU $LOAD_CPU\""
   echo "}"
 } > "$OUT/meta.json"
@@ -202,23 +318,30 @@ curl -sf "http://127.0.0.1:$HTTP_PORT/64" | grep -q x || { log "backend nginx do
 start_proxy() {
   local row=$1 up=$2 extra=${3:-} port=${PPORT[$1]}
   case $row in
-    haproxy)
-      cat > "$RUN/haproxy.cfg" <<EOF
+    haproxy|haproxy-splice)
+      # haproxy-splice: the same plus kernel splicing (HAPROXY_SPLICE options), and maxpipes, because HAProxy
+      # otherwise reserves maxconn/4 pipes (2 fds each) and then asks for more fds than the hard limit of 20000.
+      local gl="" df="" o
+      if [[ $row == haproxy-splice ]]; then
+        gl=$'\n  maxpipes 512'
+        for o in $HAPROXY_SPLICE; do df+=$'\n  option '$o; done
+      fi
+      cat > "$RUN/$row.cfg" <<EOF
 global
   nbthread 1
-  maxconn 9000
+  maxconn 9000$gl
 defaults
   mode tcp
   timeout connect 5s
   timeout client 1h
-  timeout server 1h
+  timeout server 1h$df
 frontend fe
   bind 127.0.0.1:$port
   default_backend be
 backend be
   server s1 127.0.0.1:$up
 EOF
-      start haproxy "$PROXY_CPU" haproxy -db -f "$RUN/haproxy.cfg" ;;
+      start "$row" "$PROXY_CPU" haproxy -db -f "$RUN/$row.cfg" ;;
     nginx-stream)
       mkdir -p "$RUN/nginx-stream/logs"
       cat > "$RUN/nginx-stream.conf" <<EOF
@@ -238,13 +361,18 @@ stream {
 EOF
       start nginx-stream "$PROXY_CPU" nginx -p "$RUN/nginx-stream" -c "$RUN/nginx-stream.conf" -g 'daemon off;' ;;
     ferry*)
-      local jar=$FERRY_JAR
-      [[ $row != ferry ]] && jar=${VJAR[$row]}
-      # shellcheck disable=SC2086
-      start "$row" "$PROXY_CPU" env FERRY_INSTANCES=1 FERRY_ACCESS_LOG=false FERRY_ECHO_ENABLED=false \
-        FERRY_LISTEN_HOST=127.0.0.1 FERRY_LISTEN_PORT="$port" FERRY_ADMIN_HOST=127.0.0.1 \
-        FERRY_ADMIN_PORT="$FERRY_ADMIN" FERRY_UPSTREAMS="127.0.0.1:$up" \
-        java $FERRY_JVM_FLAGS $extra -jar "$jar" ;;
+      local flags=() venv=() inst=()
+      read -r -d '' -a flags <<< "$(row_flags "$row") $extra" || true
+      # The row's own environment comes after the bench's settings, so it may override them (not the wiring);
+      # in the scale workload FERRY_INSTANCES is the workload's (1 or 2) whatever the row sets.
+      read -r -a venv <<< "$(row_env "$row")" || true
+      [[ -n ${SCALE_RUN:-} ]] && inst=(FERRY_INSTANCES="$PROXY_INSTANCES")
+      # The bench's own parameters (exported FERRY_JAR, FERRY_VARIANTS, ...) are not Ferry settings: not passed on.
+      start "$row" "$PROXY_CPU" env -u FERRY_BENCH_INNER -u FERRY_JAR -u FERRY_VARIANTS -u FERRY_JVM_FLAGS \
+        -u FERRY_PREWARM FERRY_INSTANCES="$PROXY_INSTANCES" FERRY_ACCESS_LOG=false \
+        FERRY_ECHO_ENABLED=false FERRY_LISTEN_HOST=127.0.0.1 FERRY_LISTEN_PORT="$port" FERRY_ADMIN_HOST=127.0.0.1 \
+        FERRY_ADMIN_PORT="$FERRY_ADMIN" FERRY_UPSTREAMS="127.0.0.1:$up" ${venv[@]+"${venv[@]}"} \
+        ${inst[@]+"${inst[@]}"} java ${flags[@]+"${flags[@]}"} -jar "$(row_jar "$row")" ;;
   esac
   PROXY_SID=$STARTED_PID
   wait_port "$port" || { log "$row did not listen on $port"; tail -5 "$RUN/$row.err" >&2; return 1; }
@@ -252,8 +380,13 @@ EOF
   if [[ $row == ferry* ]]; then
     wait_port "$FERRY_ADMIN"
     sleep 0.5
+    local jp; jp=$(pgrep -P "$PROXY_SID" java | head -1)
     # Java thread names by native id, so that CPU per thread can be reported by name (comm is cut at 15 chars).
-    jcmd "$(pgrep -P "$PROXY_SID" java | head -1)" Thread.print > "$RUN/threads.txt" 2>/dev/null || true
+    jcmd "$jp" Thread.print > "$RUN/threads.txt" 2>/dev/null || true
+    # What this Ferry process really got: its FERRY_* environment and JVM arguments, one block per start.
+    { echo "# $row pid $jp port $port up $up instances $PROXY_INSTANCES $(date -u +%T)"
+      tr '\0' '\n' < "/proc/$jp/environ" 2>/dev/null | grep '^FERRY_' | sort || true
+      tr '\0' ' ' < "/proc/$jp/cmdline" 2>/dev/null; echo; } >> "$D/ferry-env.txt"
   fi
 }
 
@@ -281,10 +414,14 @@ measure() {
   $LIB cpu-diff "$D/$name.cpu0" "$D/$name.cpu1" "${PROXY_SID:-}" "$OUR_SIDS"
 }
 
+# wrk on WRK_CPU ("" = unpinned) with WRK_THREADS threads: LOAD_CPU and THREADS, except in the scale workload.
+WRK_CPU=$LOAD_CPU
+WRK_THREADS=$THREADS
 wrk_run() { # PORT SECONDS OUTFILE [close]
-  local hdr=()
+  local hdr=() pin=()
   [[ ${4:-} == close ]] && hdr=(-H "Connection: close")
-  taskset -c "$LOAD_CPU" timeout $(($2 + 30)) wrk -t"$THREADS" -c"$CONNS" -d"$2s" --latency "${hdr[@]}" \
+  [[ -n $WRK_CPU ]] && pin=(taskset -c "$WRK_CPU")
+  ${pin[@]+"${pin[@]}"} timeout $(($2 + 30)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"$2s" --latency "${hdr[@]}" \
     "http://127.0.0.1:$1/64" > "$3" 2>&1 || true
 }
 
@@ -307,18 +444,76 @@ http_workloads() { # ROW ROUND
     sleep 0.5
     quiet_wait
     cpu=$(measure "$wl" wrk_run "$port" "$DURATION" "$D/$wl.txt" $close)
-    local w; w=$($LIB wrk "$D/$wl.txt")
-    $PY - "$RES" "$round" "$row" "$wl" "$w" "$cpu" <<'EOF'
-import json, sys
-res, rnd, row, wl, w, c = sys.argv[1:]
-w, c = json.loads(w), json.loads(c)
-rec = dict(round=int(rnd), row=row, wl=wl, **w, others=c["others_cpu_pct"])
-if row != "direct":
-    rec.update(cpu=c["proxy_cpu_pct"], ctxsw=c.get("ctxsw"), threads=c.get("threads_pct"), wall=c["wall_s"])
-open(res, "a").write(json.dumps(rec) + "\n")
-EOF
+    record_wrk "$row" "$round" "$wl" "$D/$wl.txt" "$cpu"
     log "  $row $wl: $(tail -1 "$RES")"
   done
+}
+
+record_wrk() { # ROW ROUND WL WRK-OUTPUT CPU-JSON [EXTRA-JSON]: appends one result line
+  local w extra=${6:-}; w=$($LIB wrk "$4")
+  [[ -n $extra ]] || extra='{}'
+  $PY - "$RES" "$2" "$1" "$3" "$w" "$5" "$extra" <<'EOF'
+import json, sys
+res, rnd, row, wl, w, c, extra = sys.argv[1:]
+w, c = json.loads(w), json.loads(c)
+rec = dict(round=int(rnd), row=row, wl=wl, **json.loads(extra), **w, others=c["others_cpu_pct"])
+if row != "direct":
+    rec.update(cpu=c["proxy_cpu_pct"], ctxsw=c.get("ctxsw"), threads=c.get("threads_pct"), wall=c["wall_s"])
+if "bench_cpu_pct" in c:
+    rec.update(bench_cpu=c["bench_cpu_pct"])
+open(res, "a").write(json.dumps(rec) + "\n")
+EOF
+}
+
+# scale: Ferry not pinned (SCALE_PROXY_CPU), FERRY_INSTANCES=1 and =2 one after the other (1 first in odd rounds, 2
+# first in even ones), each a fresh process with the usual prewarm, then rr and churn with SCALE_THREADS wrk threads
+# (not pinned unless SCALE_LOAD_CPU). On the direct row: the same load without a proxy, the load side's ceiling.
+# The backends stay where they are (LOAD_CPU): on a 2-core box wrk, nginx and Ferry share both cores.
+scale_workload() { # ROW ROUND
+  local row=$1 round=$2 port n order tag cpu label
+  local PROXY_CPU=$SCALE_PROXY_CPU WRK_CPU=$SCALE_LOAD_CPU WRK_THREADS=$SCALE_THREADS PROXY_INSTANCES SCALE_RUN=1
+  port=$(target_port "$row" "$HTTP_PORT")
+  order="1 2"; ((round % 2)) || order="2 1"
+  [[ $row == direct ]] && order=0
+  for n in $order; do
+    PROXY_INSTANCES=$((n > 0 ? n : 1)); tag=scale$n; label=" instances=$n"
+    [[ $row == direct ]] && label=""
+    if [[ $row != direct ]]; then
+      start_proxy "$row" "$HTTP_PORT"
+      if ((FERRY_PREWARM > 0)); then
+        wrk_run "$port" "$FERRY_PREWARM" "$D/$tag-prewarm-churn.txt" close
+        wrk_run "$port" "$FERRY_PREWARM" "$D/$tag-prewarm-rr.txt"
+      fi
+    fi
+    for wl in rr churn; do
+      local close=""; [[ $wl == churn ]] && close=close
+      wrk_run "$port" "$WARMUP" "$D/$tag-$wl.warmup.txt" $close
+      sleep 0.5
+      quiet_wait
+      cpu=$(measure "$tag-$wl" wrk_run "$port" "$DURATION" "$D/$tag-$wl.txt" $close)
+      if [[ $row == direct ]]; then
+        record_wrk "$row" "$round" "scale-$wl" "$D/$tag-$wl.txt" "$cpu" "{\"wrk_threads\": $SCALE_THREADS}"
+      else
+        record_wrk "$row" "$round" "scale-$wl" "$D/$tag-$wl.txt" "$cpu" \
+          "{\"instances\": $n, \"wrk_threads\": $SCALE_THREADS}"
+      fi
+      log "  $row scale-$wl$label: $(tail -1 "$RES")"
+    done
+    [[ $row == direct ]] || stop_proxy
+  done
+  [[ $row == direct ]] && return 0
+  $PY - "$RES" "$round" "$row" <<'EOF' | while read -r line; do log "  $line"; done
+import json, sys
+res, rnd, row = sys.argv[1:]
+v = {}
+for l in open(res):
+    r = json.loads(l)
+    if r["round"] == int(rnd) and r["row"] == row and r["wl"].startswith("scale-") and r.get("rps"):
+        v[(r["wl"], r["instances"])] = r["rps"]
+for wl in ("scale-rr", "scale-churn"):
+    if (wl, 1) in v and (wl, 2) in v:
+        print("%s %s factor instances=2/1: %.2f" % (row, wl, v[(wl, 2)] / v[(wl, 1)]))
+EOF
 }
 
 bulk_workloads() {
@@ -347,10 +542,10 @@ EOF
   done
 }
 
-ferry_gc() { [[ $1 == ferry ]] && jcmd "$(pgrep -P "$PROXY_SID" java | head -1)" GC.run >/dev/null 2>&1 || true; }
-ferry_histo() { [[ $1 == ferry ]] && jcmd "$(pgrep -P "$PROXY_SID" java | head -1)" GC.class_histogram > "$2" 2>&1 || true; }
+ferry_gc() { [[ $1 == ferry* ]] && jcmd "$(pgrep -P "$PROXY_SID" java | head -1)" GC.run >/dev/null 2>&1 || true; }
+ferry_histo() { [[ $1 == ferry* ]] && jcmd "$(pgrep -P "$PROXY_SID" java | head -1)" GC.class_histogram > "$2" 2>&1 || true; }
 ferry_heap() {
-  if [[ $1 == ferry ]]; then $LIB heap "http://127.0.0.1:$FERRY_ADMIN/metrics"; else echo null; fi
+  if [[ $1 == ferry* ]]; then $LIB heap "http://127.0.0.1:$FERRY_ADMIN/metrics"; else echo null; fi
 }
 
 idle_workload() {
@@ -377,7 +572,7 @@ idle_workload() {
   ferry_gc "$row"; sleep 0.5
   rss1=$($LIB rss "$PROXY_SID"); heap1=$(ferry_heap "$row"); ferry_histo "$row" "$D/histo1.txt"
   local histo=null
-  if [[ $row == ferry ]]; then
+  if [[ $row == ferry* ]]; then
     $LIB histo-diff "$D/histo0.txt" "$D/histo1.txt" "$IDLE_CONNS" > "$D/idle-heap-classes.md" || true
     histo=$(sed -n 's/^| \*\*all classes\*\* | | \*\*\(-\?[0-9]*\)\*\* |$/\1/p' "$D/idle-heap-classes.md")
     [[ -n $histo ]] || histo=null
@@ -438,6 +633,9 @@ for round in $(seq 1 "$REPEAT"); do
       start_proxy "$row" "$SINK_PORT" "-XX:+AlwaysPreTouch"
       idle_workload "$row" "$round"
       stop_proxy
+    fi
+    if [[ " $WORKLOADS " == *" scale "* && ( $row == direct || $row == ferry* ) ]]; then
+      scale_workload "$row" "$round"
     fi
   done
 done
