@@ -12,30 +12,47 @@ import dev.ferry.registry.ConnectionOpened;
 import dev.ferry.registry.ReleaseAck;
 import dev.ferry.registry.ReleaseOrder;
 import dev.ferry.registry.Side;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.netty.channel.socket.nio.NioChannelOption;
+import io.netty.channel.ServerChannel;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.internal.net.NetSocketInternal;
-import io.vertx.core.net.NetClient;
-import io.vertx.core.net.NetClientOptions;
-import io.vertx.core.net.NetServer;
+import io.vertx.core.internal.ContextInternal;
+import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.net.NetServerOptions;
-import io.vertx.core.net.NetSocket;
+import io.vertx.core.spi.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
- * Owns the sockets of one event loop: a share of the proxy's NetServer and its own NetClient, so a client and its
- * upstream live on the same event loop. Accepts clients, keeps their {@link ProxyConnection}s, executes the
- * registry's release orders and acknowledges them. {@link #stop()} drains.
+ * Owns the sockets of one event loop: its own listening socket (with {@code instances > 1}, every listener binds the
+ * same port with {@code SO_REUSEPORT} and the kernel spreads the clients) and the upstream channels it connects, so a
+ * client and its upstream live on this verticle's event loop and an accept never crosses threads. Accepts clients,
+ * keeps their {@link ProxyConnection}s, executes the registry's release orders and acknowledges them. {@link #stop()}
+ * drains.
+ * <p>
+ * The proxied sockets are plain Netty channels on the verticle's event loop, not Vert.x {@code NetSocket}s: a
+ * {@code NetSocket} allocates a 4 KB write queue chunk per socket, a promise and a listener per write and metrics
+ * lookups per connection, which the benchmark showed to dominate idle memory and connection churn (issue #4).
+ * Vert.x still provides the event loop, the transport (epoll or NIO), the name resolver, timers and the event bus.
  * <p>
  * Threading: all state is confined to this verticle's event loop.
  */
@@ -51,8 +68,8 @@ public final class ListenerVerticle extends VerticleBase {
   private int index;
   private String address;
   private BufferLedger ledger;
-  private NetServer server;
-  private NetClient client;
+  private Channel server;
+  private Bootstrap upstreams;
   private int nextUpstream;
   private long sweepTimer = -1;
   private Promise<Void> allReleased;
@@ -74,23 +91,75 @@ public final class ListenerVerticle extends VerticleBase {
     // Each listener enforces its share of the global budget on its own event loop: no cross-thread signalling.
     ledger = new BufferLedger(shared.metrics(), (long) options.maxBufferedBytes() / options.instances());
     shared.metrics().addLedger(ledger);
-    client = vertx.createNetClient(new NetClientOptions()
-      .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, options.connectTimeout().toMillis()))
-      .setTcpNoDelay(true));
-    // Port 0 means "any": -1 makes every instance share one ephemeral port, as a fixed port is shared.
-    int port = options.listenPort() == 0 ? -1 : options.listenPort();
-    server = vertx.createNetServer(new NetServerOptions()
-      .setHost(options.listenHost())
-      .setPort(port)
-      .setAcceptBacklog(options.listenBacklog())
-      .setTcpNoDelay(true));
-    server.connectHandler(this::accept);
+    ContextInternal ctx = (ContextInternal) context;
+    VertxInternal vx = (VertxInternal) vertx;
+    EventLoop loop = ctx.nettyEventLoop();
+    Transport transport = vx.transport();
+    upstreams = new Bootstrap()
+      .group(loop)
+      .channelFactory(transport.channelFactory(false))
+      .resolver(vx.nameResolver().nettyAddressResolverGroup())
+      .option(ChannelOption.TCP_NODELAY, true)
+      .option(ChannelOption.AUTO_READ, false)
+      .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, options.connectTimeout().toMillis()));
     MessageConsumer<ReleaseOrder> orders = vertx.eventBus().localConsumer(address, m -> onReleaseOrder(m.body()));
     long sweepMs = sweepIntervalMs(options);
     sweepTimer = vertx.setPeriodic(sweepMs, t -> sweep());
+    // Port 0 means "any": the first listener binds an ephemeral port, the others bind the same one.
+    Future<Integer> port = options.listenPort() != 0 || index == 0
+      ? Future.succeededFuture(options.listenPort())
+      : shared.firstBoundPort();
     return orders.completion()
-      .compose(v -> server.listen())
-      .onSuccess(s -> shared.bound(s.actualPort()));
+      .compose(v -> port)
+      .compose(p -> bind(ctx, loop, transport, p))
+      .onComplete(ar -> {
+        if (index == 0 || options.listenPort() != 0) {
+          shared.firstBound(ar.map(ch -> ((InetSocketAddress) ch.localAddress()).getPort()));
+        }
+      })
+      .map(ch -> {
+        server = ch;
+        shared.bound(((InetSocketAddress) ch.localAddress()).getPort());
+        return null;
+      });
+  }
+
+  private Future<Channel> bind(ContextInternal ctx, EventLoop loop, Transport transport, int port) {
+    boolean reusePort = options.instances() > 1;
+    ServerBootstrap sb = new ServerBootstrap()
+      .group(loop, loop)
+      .channelFactory(transport.serverChannelFactory(false))
+      .childOption(ChannelOption.AUTO_READ, false)
+      .childHandler(new Acceptor());
+    transport.configure(new NetServerOptions()
+      .setAcceptBacklog(options.listenBacklog())
+      .setTcpNoDelay(true)
+      .setReusePort(reusePort), false, sb);
+    if (reusePort && !vertx.isNativeTransportEnabled()) {
+      // Vert.x sets SO_REUSEPORT for its native transports only; Java NIO has it on Linux since JDK 9.
+      sb.option(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
+    }
+    Promise<Channel> bound = ctx.promise();
+    sb.bind(options.listenHost(), port).addListener(f -> {
+      ChannelFuture cf = (ChannelFuture) f;
+      if (cf.isSuccess()) {
+        bound.complete(cf.channel());
+      } else {
+        bound.fail(cf.cause());
+      }
+    });
+    return bound.future();
+  }
+
+  /** The accepted channels' first handler: hands the channel to {@link #accept} and leaves the pipeline. */
+  @ChannelHandler.Sharable
+  private final class Acceptor extends ChannelInboundHandlerAdapter {
+    @Override
+    public void channelRegistered(ChannelHandlerContext ctx) {
+      ctx.pipeline().remove(this);
+      accept(ctx.channel());
+      ctx.fireChannelRegistered();
+    }
   }
 
   static long sweepIntervalMs(FerryOptions options) {
@@ -98,14 +167,14 @@ public final class ListenerVerticle extends VerticleBase {
     return idle <= 0 ? 1000 : Math.max(10, Math.min(1000, idle / 4));
   }
 
-  private void accept(NetSocket socket) {
-    NetSocketInternal so = (NetSocketInternal) socket;
+  private void accept(Channel ch) {
     long id = shared.nextId();
-    String source = so.remoteAddress().hostAddress();
+    InetSocketAddress remote = (InetSocketAddress) ch.remoteAddress();
+    String source = remote.getAddress().getHostAddress();
     ConnectionLimits.Refusal refusal = shared.limits().admit(source);
-    ConnectionInfo info = new ConnectionInfo(id, String.valueOf(so.remoteAddress()), System.currentTimeMillis(),
+    ConnectionInfo info = new ConnectionInfo(id, source + ":" + remote.getPort(), System.currentTimeMillis(),
       System.nanoTime());
-    ProxyConnection conn = new ProxyConnection(id, this, so, info, refusal == null ? source : null);
+    ProxyConnection conn = new ProxyConnection(id, this, ch, info, refusal == null ? source : null);
     connections.put(id, conn);
     // Sent before any close request for this id: same sender, same shard, so the registry sees it first.
     vertx.eventBus().send(registryOf(id), new ConnectionOpened(info, address));
@@ -138,8 +207,9 @@ public final class ListenerVerticle extends VerticleBase {
     return ledger;
   }
 
-  NetClient netClient() {
-    return client;
+  /** Connects a new upstream channel on this event loop, with {@code relay} as its pipeline's handler. */
+  ChannelFuture connect(UpstreamAddress target, BufferRelay relay) {
+    return upstreams.clone().handler(relay).connect(target.host(), target.port());
   }
 
   UpstreamAddress nextUpstream() {
@@ -206,9 +276,10 @@ public final class ListenerVerticle extends VerticleBase {
   public Future<?> stop() {
     int atStart = connections.size();
     long drainMs = options.drainTimeout().toMillis();
-    // Vert.x closes this share's sockets itself only after our own forced close had all the time it needs.
+    // Channels still open after our own forced close had all the time it needs are closed by the backstop.
     long backstopMs = drainMs + options.closeFlushTimeout().toMillis() + options.connectTimeout().toMillis() + 1000;
-    Future<Void> serverClosed = server.shutdown(backstopMs, TimeUnit.MILLISECONDS);
+    Promise<Void> serverClosed = Promise.promise();
+    server.close().addListener(f -> serverClosed.complete());
     allReleased = Promise.promise();
     if (connections.isEmpty()) {
       allReleased.complete();
@@ -223,8 +294,16 @@ public final class ListenerVerticle extends VerticleBase {
         }
       }
     });
-    return Future.all(allReleased.future(), serverClosed).onComplete(ar -> {
+    // Backstop: a connection whose release never completes (a bug) must not hold the shutdown forever.
+    long backstopTimer = vertx.setTimer(backstopMs, t -> {
+      for (ProxyConnection c : new ArrayList<>(connections.values())) {
+        log.error("conn={} not released {} ms after the drain began; closing its channels", c.id(), backstopMs);
+        c.closeChannelsNow();
+      }
+    });
+    return Future.all(allReleased.future(), serverClosed.future()).onComplete(ar -> {
       vertx.cancelTimer(drainTimer);
+      vertx.cancelTimer(backstopTimer);
       vertx.cancelTimer(sweepTimer);
       shared.metrics().removeLedger(ledger);
       shared.drainTally(atStart - forced[0], forced[0]);

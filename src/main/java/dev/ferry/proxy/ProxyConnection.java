@@ -6,11 +6,9 @@ import dev.ferry.registry.CloseReason;
 import dev.ferry.registry.ConnectionInfo;
 import dev.ferry.registry.ReleaseOrder;
 import dev.ferry.registry.Side;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ConnectTimeoutException;
-import io.netty.util.ReferenceCountUtil;
-import io.vertx.core.AsyncResult;
-import io.vertx.core.internal.net.NetSocketInternal;
-import io.vertx.core.net.NetSocket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,9 +23,9 @@ import java.net.ConnectException;
  *   <li><b>Fault sites only publish.</b> An exception, a close, a failed write, a failed connect, idleness or an
  *       overflow becomes a close request to the registry ({@link #fault}) and nothing else: no close, no release
  *       where the fault is noticed.</li>
- *   <li><b>Only {@link #release} ends the connection</b>, once, when the registry orders it: it drains what Vert.x
- *       holds, closes both sockets (queued writes first, forced after {@code close.flush-timeout}), waits for both
- *       close events and acknowledges. Socket events after the release began are its own consequences and are not
+ *   <li><b>Only {@link #release} ends the connection</b>, once, when the registry orders it: it closes both
+ *       channels (queued writes first, forced after {@code close.flush-timeout}), waits for both close events and
+ *       acknowledges. Socket events after the release began are its own consequences and are not
  *       published again. A second order is a detected double free.</li>
  * </ul>
  * Threading: every method runs on the owning listener's event loop.
@@ -41,12 +39,12 @@ final class ProxyConnection implements BufferRelay.Faults {
 
   private final long id;
   private final ListenerVerticle owner;
-  private final NetSocketInternal client;
+  private final Channel client;
   private final ConnectionInfo info;
   private final BufferRelay relay;
   /** The client IP counted by the connection limits, or null when the client was refused (LIMIT). */
   private final String admittedSource;
-  private NetSocketInternal upstream;
+  private Channel upstream;
   private Stage stage = Stage.CONNECTING;
   private boolean clientClosed;
   private boolean upstreamClosed;
@@ -58,8 +56,11 @@ final class ProxyConnection implements BufferRelay.Faults {
   private long reportedUp;
   private long reportedDown;
 
-  ProxyConnection(long id, ListenerVerticle owner, NetSocketInternal client, ConnectionInfo info,
-                  String admittedSource) {
+  /**
+   * @param client the accepted channel, registered on the owner's event loop and not reading yet: its pipeline gets
+   *               the {@link BufferRelay}, which starts its reads once the upstream connects
+   */
+  ProxyConnection(long id, ListenerVerticle owner, Channel client, ConnectionInfo info, String admittedSource) {
     this.id = id;
     this.owner = owner;
     this.client = client;
@@ -67,9 +68,7 @@ final class ProxyConnection implements BufferRelay.Faults {
     this.admittedSource = admittedSource;
     this.relay = new BufferRelay(id, client, owner.ledger(), this, owner.options().bufferSoftLimit(),
       owner.options().bufferHardLimit());
-    client.exceptionHandler(t -> fault(classify(t), Side.CLIENT, describe(t)));
-    client.closeHandler(v -> onClosed(Side.CLIENT));
-    client.eventHandler(ProxyConnection::onEvent);
+    client.pipeline().addLast(relay);
   }
 
   long id() {
@@ -98,25 +97,21 @@ final class ProxyConnection implements BufferRelay.Faults {
     UpstreamAddress target = owner.nextUpstream();
     long startNanos = System.nanoTime();
     connectInFlight = true;
-    owner.netClient().connect(target.port(), target.host())
-      .onComplete(ar -> onConnect(attempt, target, startNanos, ar));
+    owner.connect(target, relay).addListener(f -> onConnect(attempt, target, startNanos, (ChannelFuture) f));
   }
 
-  private void onConnect(int attempt, UpstreamAddress target, long startNanos, AsyncResult<NetSocket> ar) {
+  private void onConnect(int attempt, UpstreamAddress target, long startNanos, ChannelFuture ar) {
     connectInFlight = false;
     long now = System.nanoTime();
-    owner.metrics().connectAttempt(ar.succeeded(), now - startNanos);
-    if (ar.succeeded()) {
-      upstream = (NetSocketInternal) ar.result();
-      upstream.exceptionHandler(t -> fault(classify(t), Side.UPSTREAM, describe(t)));
-      upstream.closeHandler(v -> onClosed(Side.UPSTREAM));
-      upstream.eventHandler(ProxyConnection::onEvent);
+    owner.metrics().connectAttempt(ar.isSuccess(), now - startNanos);
+    if (ar.isSuccess()) {
+      upstream = ar.channel();
       info.upstream(target.toString());
       relay.connected(upstream);
       if (stage == Stage.RELEASING) {
         // relay.connected has forwarded what the client sent before it ended; the close is queued behind it.
         log.debug("conn={} upstream {} connected after the release began; closing it after the flush", id, target);
-        upstream.close();
+        BufferRelay.closeAfterFlush(upstream);
         if (forceCloseTimer < 0) {
           // The release's flush bound already expired while connecting: this flush gets its own.
           forceCloseTimer = owner.vertx().setTimer(owner.options().closeFlushTimeout().toMillis(), t -> forceClose());
@@ -131,6 +126,9 @@ final class ProxyConnection implements BufferRelay.Faults {
       return;
     }
     Throwable cause = ar.cause();
+    if (cause == null) {
+      cause = new IllegalStateException("connect cancelled");
+    }
     if (stage == Stage.RELEASING) {
       if (relay.awaitsUpstream() && attempt < owner.options().connectAttempts()) {
         log.debug("conn={} connect attempt {} to {} failed during the release; the client's bytes still wait",
@@ -177,7 +175,13 @@ final class ProxyConnection implements BufferRelay.Faults {
       + ", hard limit " + owner.options().bufferHardLimit());
   }
 
-  private void onClosed(Side side) {
+  @Override
+  public void exception(Side side, Throwable cause) {
+    fault(classify(cause), side, describe(cause));
+  }
+
+  @Override
+  public void closed(Side side) {
     if (side == Side.CLIENT) {
       clientClosed = true;
     } else {
@@ -186,7 +190,6 @@ final class ProxyConnection implements BufferRelay.Faults {
     if (stage.compareTo(Stage.RELEASING) < 0) {
       fault(CloseReason.PEER_CLOSED, side, "connection closed");
     } else {
-      relay.drain(side == Side.CLIENT ? client : upstream);
       maybeFinish();
     }
   }
@@ -218,12 +221,12 @@ final class ProxyConnection implements BufferRelay.Faults {
     stage = Stage.RELEASING;
     info.stage(stage.name());
     Side graceful = order.reason() == CloseReason.PEER_CLOSED ? order.side() : null;
-    relay.beginRelease(graceful, !clientClosed, upstream != null && !upstreamClosed, connectInFlight);
+    relay.beginRelease(graceful, upstream != null && !upstreamClosed, connectInFlight);
     if (!clientClosed) {
-      client.close();
+      BufferRelay.closeAfterFlush(client);
     }
     if (upstream != null && !upstreamClosed) {
-      upstream.close();
+      BufferRelay.closeAfterFlush(upstream);
     }
     forceCloseTimer = owner.vertx().setTimer(owner.options().closeFlushTimeout().toMillis(), t -> forceClose());
     maybeFinish();
@@ -234,11 +237,16 @@ final class ProxyConnection implements BufferRelay.Faults {
     forceCloseTimer = -1;
     log.warn("conn={} queued writes not flushed within {} ms; closing without flush", id,
       owner.options().closeFlushTimeout().toMillis());
+    closeChannelsNow();
+  }
+
+  /** Closes whatever channel is still open, without flushing; their close events finish the release. */
+  void closeChannelsNow() {
     if (!clientClosed) {
-      client.channelHandlerContext().channel().close();
+      BufferRelay.forceClose(client);
     }
     if (upstream != null && !upstreamClosed) {
-      upstream.channelHandlerContext().channel().close();
+      BufferRelay.forceClose(upstream);
     }
   }
 
@@ -269,11 +277,6 @@ final class ProxyConnection implements BufferRelay.Faults {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------
-
-  /** Pipeline events (e.g. a server shutdown notice): Ferry drains on its own terms, so they are only released. */
-  private static void onEvent(Object event) {
-    ReferenceCountUtil.release(event);
-  }
 
   static CloseReason classify(Throwable t) {
     String m = t.getMessage();

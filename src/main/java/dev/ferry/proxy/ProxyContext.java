@@ -4,6 +4,10 @@ import dev.ferry.config.FerryOptions;
 import dev.ferry.config.UpstreamAddress;
 import dev.ferry.metrics.FerryMetrics;
 
+import io.vertx.core.AsyncResult;
+import io.vertx.core.Future;
+import io.vertx.core.Promise;
+
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,6 +28,8 @@ public final class ProxyContext {
   private final AtomicInteger drained = new AtomicInteger();
   private final AtomicInteger forced = new AtomicInteger();
   private final ConnectionLimits limits;
+  /** The port the first listener bound: with port 0, the others bind the same one. */
+  private final Promise<Integer> firstBound = Promise.promise();
 
   public ProxyContext(FerryOptions options, FerryMetrics metrics, List<UpstreamAddress> upstreams) {
     if (upstreams.isEmpty()) {
@@ -66,6 +72,19 @@ public final class ProxyContext {
 
   int nextListenerIndex() {
     return listenerIndex.getAndIncrement();
+  }
+
+  /** Completes (once) with the port the first listener bound, or its bind failure. */
+  void firstBound(AsyncResult<Integer> result) {
+    if (result.succeeded()) {
+      firstBound.tryComplete(result.result());
+    } else {
+      firstBound.tryFail(result.cause());
+    }
+  }
+
+  Future<Integer> firstBoundPort() {
+    return firstBound.future();
   }
 
   void bound(int port) {

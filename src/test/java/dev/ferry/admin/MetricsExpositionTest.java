@@ -41,7 +41,9 @@ class MetricsExpositionTest {
       ferry.assertReleasedCleanly();
 
       String after = scrape(ferry);
-      assertThat(after).contains("vertx_net_server_active_connections{local=\"127.0.0.1:0\"}");
+      // The proxied sockets are Netty channels, not Vert.x net sockets: no Vert.x net-client series at all (only the
+      // embedded echo upstream is a Vert.x net server).
+      assertThat(after).doesNotContain("vertx_net_client_");
       assertThat(after)
         .contains("ferry_connections_opened_total 1.0")
         .contains("ferry_connections_open 0.0")
