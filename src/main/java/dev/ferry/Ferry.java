@@ -155,6 +155,11 @@ public final class Ferry {
       log.warn("conn=- !!! transport: NIO fallback, native epoll unavailable ({}); a paused NIO socket does not "
         + "notice its peer closing, and throughput is lower !!!", vertx.unavailableNativeTransportCause());
     }
+    if (options.splice() && !epoll) {
+      log.warn("conn=- splice: true needs native epoll; bytes are relayed through buffers instead");
+    } else if (options.splice()) {
+      log.info("conn=- splice: bulk streams (4 reads of 32 KiB in a row) move with splice(2)");
+    }
     LocalCodec.registerAll(vertx.eventBus());
     NettyLeakHook.attach(metrics);
     Future<List<UpstreamAddress>> upstreams = deployEcho();

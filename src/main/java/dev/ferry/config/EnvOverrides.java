@@ -40,6 +40,7 @@ public final class EnvOverrides {
     define("FERRY_REGISTRY_SHARDS", "registry.shards", Kind.INT);
     define("FERRY_ECHO_ENABLED", "echo.enabled", Kind.BOOLEAN);
     define("FERRY_ACCESS_LOG", "log.access", Kind.BOOLEAN);
+    define("FERRY_SPLICE", "splice", Kind.BOOLEAN);
     define("FERRY_MAX_CONNECTIONS", "limits.max-connections", Kind.INT);
     define("FERRY_MAX_CONNECTIONS_PER_SOURCE", "limits.max-connections-per-source", Kind.INT);
   }

@@ -48,6 +48,7 @@ public class FerryOptions {
   public static final String DEFAULT_ECHO_HOST = "127.0.0.1";
   public static final int DEFAULT_ECHO_PORT = 7001;
   public static final boolean DEFAULT_ACCESS_LOG = true;
+  public static final boolean DEFAULT_SPLICE = false;
   /** No admin token: {@code DELETE /connections/{id}} is open to whoever reaches the admin port. */
   public static final String DEFAULT_ADMIN_TOKEN = null;
   public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
@@ -62,7 +63,7 @@ public class FerryOptions {
   public static final int MAX_BUFFER_LIMIT = 1 << 30;
   public static final int MAX_REGISTRY_SHARDS = 64;
 
-  private static final Set<String> TOP_KEYS = Set.of("listen", "admin", "instances", "transport",
+  private static final Set<String> TOP_KEYS = Set.of("listen", "admin", "instances", "transport", "splice",
       "upstreams", "connect", "idle-timeout", "buffer", "close", "registry", "shutdown", "echo", "log", "limits");
 
   private String listenHost;
@@ -72,6 +73,7 @@ public class FerryOptions {
   private int adminPort;
   private int instances;
   private TransportMode transport;
+  private boolean splice;
   private List<UpstreamAddress> upstreams;
   private Duration connectTimeout;
   private int connectAttempts;
@@ -101,6 +103,7 @@ public class FerryOptions {
     adminPort = DEFAULT_ADMIN_PORT;
     instances = DEFAULT_INSTANCES;
     transport = DEFAULT_TRANSPORT;
+    splice = DEFAULT_SPLICE;
     upstreams = DEFAULT_UPSTREAMS;
     connectTimeout = DEFAULT_CONNECT_TIMEOUT;
     connectAttempts = DEFAULT_CONNECT_ATTEMPTS;
@@ -131,6 +134,7 @@ public class FerryOptions {
     adminPort = other.adminPort;
     instances = other.instances;
     transport = other.transport;
+    splice = other.splice;
     upstreams = other.upstreams;
     connectTimeout = other.connectTimeout;
     connectAttempts = other.connectAttempts;
@@ -178,6 +182,7 @@ public class FerryOptions {
     set("instances", ConfigReader.integer(json.getValue("instances"), "instances", 0, MAX_INSTANCES),
         this::setInstances);
     set("transport", ConfigReader.transport(json.getValue("transport"), "transport"), this::setTransport);
+    set("splice", ConfigReader.bool(json.getValue("splice"), "splice"), this::setSplice);
     set("upstreams", ConfigReader.upstreams(json.getValue("upstreams"), "upstreams"), this::setUpstreams);
 
     JsonObject connect = ConfigReader.section(json, "connect", Set.of("timeout", "attempts"));
@@ -253,6 +258,9 @@ public class FerryOptions {
     if (upstreams.isEmpty() && !echoEnabled) {
       throw new ConfigException("upstreams", "must not be empty when echo.enabled is false");
     }
+    if (splice && transport == TransportMode.NIO) {
+      throw new ConfigException("splice", "requires the epoll transport, but transport is nio");
+    }
     if (bufferHardLimit < bufferSoftLimit) {
       throw new ConfigException("buffer.hard-limit",
           "must not be less than buffer.soft-limit (" + bufferSoftLimit + "), got " + bufferHardLimit);
@@ -278,6 +286,7 @@ public class FerryOptions {
         .put("admin", new JsonObject().put("host", adminHost).put("port", adminPort).put("token", adminToken))
         .put("instances", instances)
         .put("transport", transport.configValue())
+        .put("splice", splice)
         .put("upstreams", ups)
         .put("connect", new JsonObject()
             .put("timeout", Values.formatDuration(connectTimeout))
@@ -357,6 +366,21 @@ public class FerryOptions {
 
   public TransportMode transport() {
     return transport;
+  }
+
+  /**
+   * Whether established connections move their bytes with {@code splice(2)} (socket to pipe to socket, inside the
+   * kernel) instead of reading them into pooled buffers. Native epoll only; byte counts are exact per completed
+   * {@code 256 KiB} chunk, so {@code ferry_bytes_total} may undercount a spliced connection by less than one chunk
+   * per direction.
+   */
+  public boolean splice() {
+    return splice;
+  }
+
+  public FerryOptions setSplice(boolean splice) {
+    this.splice = splice;
+    return this;
   }
 
   public FerryOptions setTransport(TransportMode transport) {
@@ -585,6 +609,7 @@ public class FerryOptions {
         && listenHost.equals(that.listenHost)
         && adminHost.equals(that.adminHost)
         && transport == that.transport
+        && splice == that.splice
         && upstreams.equals(that.upstreams)
         && connectTimeout.equals(that.connectTimeout)
         && idleTimeout.equals(that.idleTimeout)
@@ -601,7 +626,7 @@ public class FerryOptions {
 
   @Override
   public int hashCode() {
-    return Objects.hash(listenHost, listenPort, listenBacklog, adminHost, adminPort, instances, transport,
+    return Objects.hash(listenHost, listenPort, listenBacklog, adminHost, adminPort, instances, transport, splice,
         upstreams, connectTimeout, connectAttempts, idleTimeout, bufferSoftLimit, bufferHardLimit,
         closeFlushTimeout, registryShards, releaseTimeout, watchdogInterval, drainTimeout, echoEnabled,
         echoHost, echoPort, accessLog, adminToken, maxConnections, maxConnectionsPerSource, maxBufferedBytes);

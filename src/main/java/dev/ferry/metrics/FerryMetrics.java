@@ -21,7 +21,8 @@ import java.util.function.ToLongFunction;
  * the gauges read volatile state.
  * <p>
  * The alarm counters (leaks, detected double frees) exist from start at 0 for every kind, so an alert on their
- * increase works from the first scrape. Close and prevented-double-free counters appear with their first event.
+ * increase works from the first scrape. Close and prevented-double-free counters appear with their first event, and
+ * so do the splice counters (only where {@code splice} is enabled and a direction switched).
  */
 public final class FerryMetrics {
 
@@ -53,6 +54,7 @@ public final class FerryMetrics {
   private final Map<LeakKind, Counter> doubleFreeDetected = new EnumMap<>(LeakKind.class);
   private final Map<LeakKind, Counter> leaks = new EnumMap<>(LeakKind.class);
   private final Map<Direction, Counter> bytes = new EnumMap<>(Direction.class);
+  private final Map<Direction, Counter> spliceStarted = new EnumMap<>(Direction.class);
   private final Timer duration;
   private final Timer connectOk;
   private final Timer connectFailed;
@@ -172,6 +174,24 @@ public final class FerryMetrics {
   public void bytes(Direction direction, long amount) {
     if (amount > 0) {
       bytes.get(direction).increment(amount);
+    }
+  }
+
+  /** A direction of a connection switched to splice(2). */
+  public void spliceStarted(Direction direction) {
+    Counter c;
+    synchronized (spliceStarted) {
+      c = spliceStarted.computeIfAbsent(direction, d -> Counter.builder(MetricNames.SPLICE_STARTED)
+        .description("Connection directions switched to splice(2)")
+        .tag(MetricNames.TAG_DIRECTION, d.label()).register(registry));
+    }
+    c.increment();
+  }
+
+  public long spliceStartedTotal(Direction direction) {
+    synchronized (spliceStarted) {
+      Counter c = spliceStarted.get(direction);
+      return c == null ? 0 : (long) c.count();
     }
   }
 

@@ -29,6 +29,8 @@ public final class MetricNames {
   public static final String BUFFER_BYTES_QUEUED = "ferry.buffer.bytes.queued";
   /** {@code ferry_bytes_total{direction}}: bytes relayed; {@code upstream} is client to upstream. */
   public static final String BYTES = "ferry.bytes";
+  /** {@code ferry_splice_started_total{direction}}: directions switched to splice(2) (option {@code splice}). */
+  public static final String SPLICE_STARTED = "ferry.splice.started";
   /** {@code ferry_connection_duration_seconds}: accept to release. */
   public static final String CONNECTION_DURATION = "ferry.connection.duration";
   /** {@code ferry_upstream_connect_seconds{outcome}}: one upstream connect attempt. */

@@ -1,6 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.metrics.Direction;
+import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.registry.Side;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -10,8 +11,17 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.ChannelInputShutdownReadComplete;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.epoll.AbstractEpollStreamChannel;
+import io.netty.channel.epoll.EpollChannelConfig;
+import io.netty.channel.epoll.EpollMode;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.util.ReferenceCountUtil;
 
+import java.io.IOException;
 import java.nio.channels.ClosedChannelException;
 import java.util.ArrayDeque;
 
@@ -40,11 +50,29 @@ import java.util.ArrayDeque;
  * Flush policy: writes made while reading a source are flushed once, when that source's read burst ends
  * ({@code channelReadComplete}); writes made outside a read are flushed at once.
  * <p>
+ * Splice ({@code splice: true}, epoll only): a direction whose last {@link #SPLICE_STREAK} reads each filled at least
+ * {@link #SPLICE_READ} bytes is a bulk stream (HAProxy's "streamer" idea; a request/response exchange never reads
+ * that much at once, however long it lives) and switches to {@code splice(2)}: the kernel moves its bytes socket → pipe → socket and no buffer of ours is
+ * involved ({@link AbstractEpollStreamChannel#spliceTo}, level-triggered). Bytes written before the switch stay
+ * ahead of the spliced ones in the sink's outbound queue, so the order holds. Netty stops the source while the sink
+ * cannot take more. The splice runs in chunks of {@link #SPLICE_CHUNK}: each completed chunk is counted and the next
+ * one queued at once, so a spliced direction's byte count is exact up to less than one chunk. Idleness of a spliced
+ * direction is read from the kernel ({@code TCP_INFO} last data received), not from the count.
+ * <p>
  * Threading: every method runs on the connection's event loop (client and upstream channels share it). The relay is
  * {@link ChannelHandler.Sharable} only in the sense that it sits in exactly these two pipelines.
  */
 @ChannelHandler.Sharable
 final class BufferRelay extends ChannelInboundHandlerAdapter {
+
+  /** A read at least this large is a "full" read: the source had more to give than a small exchange does. */
+  static final int SPLICE_READ = 32 * 1024;
+  /** Consecutive full reads that make a direction a bulk stream, switched to splice (when splicing is enabled). */
+  static final int SPLICE_STREAK = 4;
+  /** Bytes per splice request; a completed one is counted. */
+  static final int SPLICE_CHUNK = 256 * 1024;
+  /** Read size when draining a spliced source after its peer's FIN. */
+  private static final int DRAIN_READ = 64 * 1024;
 
   /** Fault sites of the data path and the channel events; implementations only publish a close request. */
   interface Faults {
@@ -83,6 +111,14 @@ final class BufferRelay extends ChannelInboundHandlerAdapter {
     /** Every write queued behind a failed one fails the same way: the first failure is the one reported. */
     boolean writeFailureReported;
     boolean forwardWhileReleasing;
+    /** Non-null once this direction splices: completes each chunk. */
+    ChannelFutureListener spliced;
+    /** The spliced source's end was seen and what the kernel still held was read through buffers. */
+    boolean drained;
+    /** Consecutive reads of at least {@link #SPLICE_READ} bytes (splice detection). */
+    int fullReads;
+    /** The drain of a spliced source waits for its sink to take what was queued. */
+    boolean drainPending;
 
     Leg(Direction direction, Side sinkSide) {
       this.direction = direction;
@@ -127,12 +163,18 @@ final class BufferRelay extends ChannelInboundHandlerAdapter {
   private int held;
   private boolean connected;
   private boolean releasing;
+  private final boolean splice;
+  private final FerryMetrics metrics;
 
   /**
    * @param client the accepted channel, not reading yet ({@code autoRead} off): it reads once the upstream connects
+   * @param splice   whether bulk directions switch to {@code splice(2)}; both channels must be epoll channels
    */
-  BufferRelay(long id, Channel client, BufferLedger ledger, Faults faults, int softLimit, int hardLimit) {
+  BufferRelay(long id, Channel client, BufferLedger ledger, Faults faults, int softLimit, int hardLimit,
+              boolean splice) {
+    this.metrics = ledger.metrics();
     this.id = id;
+    this.splice = splice;
     this.ledger = ledger;
     this.faults = faults;
     this.softLimit = softLimit;
@@ -250,8 +292,14 @@ final class BufferRelay extends ChannelInboundHandlerAdapter {
 
   @Override
   public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-    // Pipeline events (e.g. input shutdown notices): Ferry ends connections on its own terms, so they are only
-    // released.
+    if (evt instanceof ChannelInputShutdownEvent || evt instanceof ChannelInputShutdownReadComplete) {
+      Leg leg = legFromSource(ctx.channel());
+      if (leg.spliced != null && !leg.drained) {
+        leg.drained = true;
+        drainSplicedSource(leg);
+      }
+    }
+    // Other pipeline events: Ferry ends connections on its own terms, so they are only released.
     ReferenceCountUtil.release(evt);
   }
 
@@ -266,6 +314,13 @@ final class BufferRelay extends ChannelInboundHandlerAdapter {
     ledger.queued(n);
     leg.pushSize(n);
     leg.sink.write(buf, leg.sink.newPromise().addListener(leg));
+    if (splice && leg.spliced == null && !releasing) {
+      if (n < SPLICE_READ) {
+        leg.fullReads = 0;
+      } else if (++leg.fullReads >= SPLICE_STREAK) {
+        startSplice(leg);
+      }
+    }
     if (leg.queued > hardLimit) {
       if (!leg.overflowReported && !releasing) {
         leg.overflowReported = true;
@@ -317,6 +372,123 @@ final class BufferRelay extends ChannelInboundHandlerAdapter {
       leg.backpressured = false;
       resumeIfFree(leg);
     }
+    if (leg.drainPending && leg.queued <= softLimit / 2) {
+      drainSplicedSource(leg);
+    }
+  }
+
+  // ---- splice ------------------------------------------------------------------------------------------------
+
+  /**
+   * Switches {@code leg} to splice. Called while its source is being read: the source's read loop picks the splice
+   * request up on its next turn; what this burst already wrote is queued ahead of it in the sink.
+   */
+  private void startSplice(Leg leg) {
+    // Netty's splice closes a source at its peer's FIN after one splice pass, dropping what the socket still holds
+    // (observed: 6.2 of 8 MiB arrived). With half-closure Netty only shuts the input down and tells us
+    // (ChannelInputShutdownEvent): we read the rest through buffers, then close the source (drainSplicedSource).
+    leg.source.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+    ((EpollChannelConfig) leg.source.config()).setEpollMode(EpollMode.LEVEL_TRIGGERED);
+    ((EpollChannelConfig) leg.sink.config()).setEpollMode(EpollMode.LEVEL_TRIGGERED);
+    leg.spliced = f -> spliced(leg, f);
+    metrics.spliceStarted(leg.direction);
+    spliceNext(leg);
+  }
+
+  private void spliceNext(Leg leg) {
+    if (releasing || !leg.source.isActive() || !leg.sink.isActive()) {
+      return;
+    }
+    ((AbstractEpollStreamChannel) leg.source).spliceTo((AbstractEpollStreamChannel) leg.sink, SPLICE_CHUNK)
+      .addListener(leg.spliced);
+  }
+
+  private void spliced(Leg leg, ChannelFuture f) {
+    if (f.isSuccess()) {
+      leg.bytes += SPLICE_CHUNK;
+      spliceNext(leg);
+      return;
+    }
+    Throwable cause = f.cause();
+    if (releasing || cause instanceof ClosedChannelException) {
+      return;
+    }
+    // A failed splice names no side: a sink that closed is the one that failed, otherwise the read did.
+    if (!leg.sink.isActive()) {
+      if (!leg.writeFailureReported) {
+        leg.writeFailureReported = true;
+        faults.writeFailed(leg.sinkSide, cause);
+      }
+    } else {
+      faults.exception(leg.sinkSide == Side.UPSTREAM ? Side.CLIENT : Side.UPSTREAM, cause);
+    }
+  }
+
+  /**
+   * The spliced source's peer ended (FIN) and Netty shut the input down, so Netty no longer reads it: Ferry reads
+   * what the socket still holds through pooled buffers, in order behind the spliced bytes (those are queued in the
+   * sink already), with the usual back-pressure: it stops at {@code softLimit} queued bytes and goes on when the sink
+   * has taken half ({@link #written}). At the end of the stream it closes the source on the next loop turn, which
+   * reports its end as any close does. A read error (a reset) ends the drain and is reported as a read error.
+   */
+  private void drainSplicedSource(Leg leg) {
+    Channel ch = leg.source;
+    leg.drainPending = false;
+    if (!ch.isOpen()) {
+      return;
+    }
+    ChannelHandlerContext ctx = ch.pipeline().context(this);
+    FileDescriptor fd = ((AbstractEpollStreamChannel) ch).fd();
+    boolean ended = false;
+    // The flush at the end of a pass may write everything at once (and complete the writes then and there), so a
+    // pass that stopped at the limit is followed by another until the sink really holds the limit or the stream ends.
+    while (!ended && (leg.queued < softLimit || releasing)) {
+      while (leg.queued < softLimit || releasing) {
+        ByteBuf buf = ch.alloc().directBuffer(DRAIN_READ);
+        int n;
+        try {
+          n = buf.hasMemoryAddress()
+            ? fd.readAddress(buf.memoryAddress(), buf.writerIndex(), buf.capacity())
+            : fd.read(buf.internalNioBuffer(buf.writerIndex(), buf.writableBytes()), 0, buf.writableBytes());
+        } catch (IOException e) {
+          // A reset: reported like any read error, ahead of the close that follows.
+          faults.exception(sideOf(ch), e);
+          n = -1;
+        }
+        if (n <= 0) {
+          // -1: end of stream (or an error); 0 cannot be "try again" after the FIN, and ends the drain all the same.
+          buf.release();
+          ended = true;
+          break;
+        }
+        buf.writerIndex(buf.writerIndex() + n);
+        channelRead(ctx, buf);
+      }
+      channelReadComplete(ctx);
+    }
+    if (ended) {
+      ch.eventLoop().execute(() -> ch.close());
+    } else {
+      leg.drainPending = true;
+    }
+  }
+
+  /**
+   * Milliseconds since a spliced direction last received data (the kernel's {@code TCP_INFO}), the least over the
+   * spliced directions, or {@code -1} when none splices: a spliced direction's byte count moves only per chunk, so
+   * it cannot tell idleness.
+   */
+  long splicedQuietMillis() {
+    long up = quietMillis(this.up);
+    long down = quietMillis(this.down);
+    return up < 0 ? down : down < 0 ? up : Math.min(up, down);
+  }
+
+  private static long quietMillis(Leg leg) {
+    if (leg.spliced == null || !leg.source.isActive()) {
+      return -1;
+    }
+    return ((EpollSocketChannel) leg.source).tcpInfo().lastDataRecv();
   }
 
   private void drop(ByteBuf buf) {

@@ -70,6 +70,8 @@ public final class ListenerVerticle extends VerticleBase {
   private BufferLedger ledger;
   private Channel server;
   private Bootstrap upstreams;
+  /** {@code splice} as configured, when the transport can do it (native epoll). */
+  private boolean splice;
   private int nextUpstream;
   private long sweepTimer = -1;
   private Promise<Void> allReleased;
@@ -95,6 +97,7 @@ public final class ListenerVerticle extends VerticleBase {
     VertxInternal vx = (VertxInternal) vertx;
     EventLoop loop = ctx.nettyEventLoop();
     Transport transport = vx.transport();
+    splice = options.splice() && vertx.isNativeTransportEnabled();
     upstreams = new Bootstrap()
       .group(loop)
       .channelFactory(transport.channelFactory(false))
@@ -205,6 +208,10 @@ public final class ListenerVerticle extends VerticleBase {
 
   BufferLedger ledger() {
     return ledger;
+  }
+
+  boolean splice() {
+    return splice;
   }
 
   /** Connects a new upstream channel on this event loop, with {@code relay} as its pipeline's handler. */

@@ -67,7 +67,7 @@ final class ProxyConnection implements BufferRelay.Faults {
     this.info = info;
     this.admittedSource = admittedSource;
     this.relay = new BufferRelay(id, client, owner.ledger(), this, owner.options().bufferSoftLimit(),
-      owner.options().bufferHardLimit());
+      owner.options().bufferHardLimit(), owner.splice());
     client.pipeline().addLast(relay);
   }
 
@@ -201,6 +201,10 @@ final class ProxyConnection implements BufferRelay.Faults {
     }
     reportBytes();
     long total = reportedUp + reportedDown;
+    long splicedQuiet = relay.splicedQuietMillis();
+    if (splicedQuiet >= 0) {
+      idleSinceNanos = Math.max(idleSinceNanos, nowNanos - splicedQuiet * 1_000_000);
+    }
     if (total != lastSeenBytes) {
       lastSeenBytes = total;
       idleSinceNanos = nowNanos;

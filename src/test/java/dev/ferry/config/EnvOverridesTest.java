@@ -29,6 +29,7 @@ class EnvOverridesTest {
         Map.entry("FERRY_REGISTRY_SHARDS", "registry.shards"),
         Map.entry("FERRY_ECHO_ENABLED", "echo.enabled"),
         Map.entry("FERRY_ACCESS_LOG", "log.access"),
+        Map.entry("FERRY_SPLICE", "splice"),
         Map.entry("FERRY_MAX_CONNECTIONS", "limits.max-connections"),
         Map.entry("FERRY_MAX_CONNECTIONS_PER_SOURCE", "limits.max-connections-per-source"));
   }
