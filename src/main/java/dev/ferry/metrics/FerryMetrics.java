@@ -130,10 +130,12 @@ public final class FerryMetrics {
   }
 
   public void released(CloseReason reason, Side side, long durationNanos) {
-    closing.decrementAndGet();
-    open.decrementAndGet();
+    // Counted before the gauges fall: whoever reads the open gauge at 0 finds the close already counted
+    // (opened = closed + open must hold for a reader on another thread too).
     closedCounter(reason, side).increment();
     duration.record(durationNanos, TimeUnit.NANOSECONDS);
+    closing.decrementAndGet();
+    open.decrementAndGet();
   }
 
   private Counter closedCounter(CloseReason reason, Side side) {
