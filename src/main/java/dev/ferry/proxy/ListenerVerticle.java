@@ -16,13 +16,13 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.socket.nio.NioChannelOption;
-import io.netty.channel.ServerChannel;
+import io.netty.util.NetUtil;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -35,7 +35,9 @@ import io.vertx.core.spi.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -73,6 +75,9 @@ public final class ListenerVerticle extends VerticleBase {
   /** {@code splice} as configured, when the transport can do it (native epoll). */
   private boolean splice;
   private int nextUpstream;
+  /** {@link #nextUpstream}'s view of the upstream list it was built from (compared by identity: a reload swaps it). */
+  private List<UpstreamAddress> targetsOf;
+  private Target[] targets;
   private long sweepTimer = -1;
   private Promise<Void> allReleased;
 
@@ -182,7 +187,9 @@ public final class ListenerVerticle extends VerticleBase {
     // Sent before any close request for this id: same sender, same shard, so the registry sees it first.
     vertx.eventBus().send(registryOf(id), new ConnectionOpened(info, address));
     if (refusal == null) {
-      log.debug("conn={} accepted from {} on listener {}", id, info.client(), index);
+      if (log.isDebugEnabled()) {
+        log.debug("conn={} accepted from {} on listener {}", id, info.client(), index);
+      }
       conn.start();
     } else {
       // Refused through the same path as any other end: the registry orders the release, the log line says LIMIT.
@@ -214,15 +221,45 @@ public final class ListenerVerticle extends VerticleBase {
     return splice;
   }
 
-  /** Connects a new upstream channel on this event loop, with {@code relay} as its pipeline's handler. */
-  ChannelFuture connect(UpstreamAddress target, BufferRelay relay) {
-    return upstreams.clone().handler(relay).connect(target.host(), target.port());
+  /**
+   * An upstream as the connects use it: an IP literal is resolved once here, so its connects skip the resolver; a
+   * host name stays unresolved and goes through Vert.x's resolver (and its cache) on every connect.
+   */
+  record Target(UpstreamAddress upstream, SocketAddress socketAddress, String label) {
+    static Target of(UpstreamAddress u) {
+      InetAddress literal = NetUtil.createInetAddressFromIpAddressString(u.host());
+      SocketAddress sa = literal != null ? new InetSocketAddress(literal, u.port())
+        : InetSocketAddress.createUnresolved(u.host(), u.port());
+      return new Target(u, sa, u.toString());
+    }
+
+    @Override
+    public String toString() {
+      return label;
+    }
   }
 
-  UpstreamAddress nextUpstream() {
+  /**
+   * Connects a new upstream channel on this event loop, with {@code relay} as its pipeline's handler. The bootstrap
+   * is this listener's alone and {@code connect} adds the handler to the new channel before it returns, so setting
+   * the handler just before is safe (and saves a clone per connect).
+   */
+  ChannelFuture connect(Target target, BufferRelay relay) {
+    return upstreams.handler(relay).connect(target.socketAddress());
+  }
+
+  Target nextUpstream() {
     // One snapshot per call: a reload may swap the list (and its size) between calls, never within one.
     List<UpstreamAddress> all = shared.upstreams();
-    UpstreamAddress a = all.get(Math.floorMod(nextUpstream, all.size()));
+    if (all != targetsOf) {
+      Target[] t = new Target[all.size()];
+      for (int i = 0; i < t.length; i++) {
+        t[i] = Target.of(all.get(i));
+      }
+      targets = t;
+      targetsOf = all;
+    }
+    Target a = targets[Math.floorMod(nextUpstream, targets.length)];
     nextUpstream++;
     return a;
   }

@@ -1,6 +1,5 @@
 package dev.ferry.proxy;
 
-import dev.ferry.config.UpstreamAddress;
 import dev.ferry.metrics.Direction;
 import dev.ferry.registry.CloseReason;
 import dev.ferry.registry.ConnectionInfo;
@@ -94,19 +93,19 @@ final class ProxyConnection implements BufferRelay.Faults {
   // ---- connect ----------------------------------------------------------------------------------------------
 
   private void connect(int attempt) {
-    UpstreamAddress target = owner.nextUpstream();
+    ListenerVerticle.Target target = owner.nextUpstream();
     long startNanos = System.nanoTime();
     connectInFlight = true;
     owner.connect(target, relay).addListener(f -> onConnect(attempt, target, startNanos, (ChannelFuture) f));
   }
 
-  private void onConnect(int attempt, UpstreamAddress target, long startNanos, ChannelFuture ar) {
+  private void onConnect(int attempt, ListenerVerticle.Target target, long startNanos, ChannelFuture ar) {
     connectInFlight = false;
     long now = System.nanoTime();
     owner.metrics().connectAttempt(ar.isSuccess(), now - startNanos);
     if (ar.isSuccess()) {
       upstream = ar.channel();
-      info.upstream(target.toString());
+      info.upstream(target.label());
       relay.connected(upstream);
       if (stage == Stage.RELEASING) {
         // relay.connected has forwarded what the client sent before it ended; the close is queued behind it.
@@ -122,7 +121,9 @@ final class ProxyConnection implements BufferRelay.Faults {
       info.stage(stage.name());
       info.connected(now - info.openedAtNanos());
       idleSinceNanos = now;
-      log.debug("conn={} connected to {} (attempt {})", id, target, attempt);
+      if (log.isDebugEnabled()) {
+        log.debug("conn={} connected to {} (attempt {})", id, target, attempt);
+      }
       return;
     }
     Throwable cause = ar.cause();
@@ -156,7 +157,9 @@ final class ProxyConnection implements BufferRelay.Faults {
   /** Publishes a close request, unless the release already began (then the event is its own consequence). */
   void fault(CloseReason reason, Side side, String detail) {
     if (stage.compareTo(Stage.RELEASING) >= 0) {
-      log.debug("conn={} {} on {} during release: not published", id, reason, side.label());
+      if (log.isDebugEnabled()) {
+        log.debug("conn={} {} on {} during release: not published", id, reason, side.label());
+      }
       return;
     }
     owner.requestClose(id, reason, side, detail);
