@@ -215,7 +215,9 @@ class ManifestModelTest {
     assertThat(cpu.getNumericalAmount().intValueExact()).isEqualTo(podOptions().instances()).isPositive();
     String jvm = ferry.getEnv().stream().filter(e -> e.getName().equals("JAVA_TOOL_OPTIONS")).findFirst()
       .orElseThrow().getValue();
-    assertThat(jvm).contains("-XX:MaxRAMPercentage=").contains("-XX:MaxDirectMemorySize=");
+    assertThat(jvm).contains("-XX:MaxRAMPercentage=").contains("-XX:MaxDirectMemorySize=")
+      // The collector is chosen, not left to ergonomics (which switch to G1 at 2 CPUs): docs/benchmarks.md.
+      .contains("-XX:+UseSerialGC");
     assertThat(ferry.getResources().getLimits()).containsKey("memory");
     assertThat(pod.getEnableServiceLinks()).isFalse();
   }
