@@ -12,6 +12,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.ConnectException;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One proxied connection: the client socket, its upstream socket, their timers and (through its
@@ -48,7 +50,8 @@ final class ProxyConnection implements BufferRelay.Faults {
   private boolean clientClosed;
   private boolean upstreamClosed;
   private boolean connectInFlight;
-  private long forceCloseTimer = -1;
+  /** The flush bound of the release: a Netty task on this loop (a Vert.x timer would add a context close hook each). */
+  private ScheduledFuture<?> forceCloseTimer;
   private long idleSinceNanos;
   private long lastSeenBytes;
   private boolean idleReported;
@@ -111,9 +114,9 @@ final class ProxyConnection implements BufferRelay.Faults {
         // relay.connected has forwarded what the client sent before it ended; the close is queued behind it.
         log.debug("conn={} upstream {} connected after the release began; closing it after the flush", id, target);
         BufferRelay.closeAfterFlush(upstream);
-        if (forceCloseTimer < 0) {
+        if (forceCloseTimer == null) {
           // The release's flush bound already expired while connecting: this flush gets its own.
-          forceCloseTimer = owner.vertx().setTimer(owner.options().closeFlushTimeout().toMillis(), t -> forceClose());
+          forceCloseTimer = scheduleForceClose();
         }
         return;
       }
@@ -235,13 +238,19 @@ final class ProxyConnection implements BufferRelay.Faults {
     if (upstream != null && !upstreamClosed) {
       BufferRelay.closeAfterFlush(upstream);
     }
-    forceCloseTimer = owner.vertx().setTimer(owner.options().closeFlushTimeout().toMillis(), t -> forceClose());
+    forceCloseTimer = scheduleForceClose();
     maybeFinish();
+  }
+
+  /** Bounds the flush of a release by {@code close.flush-timeout}. */
+  private ScheduledFuture<?> scheduleForceClose() {
+    return client.eventLoop().schedule(this::forceClose, owner.options().closeFlushTimeout().toNanos(),
+      TimeUnit.NANOSECONDS);
   }
 
   /** The peers did not take the queued bytes within the flush timeout: close the channels without flushing. */
   private void forceClose() {
-    forceCloseTimer = -1;
+    forceCloseTimer = null;
     log.warn("conn={} queued writes not flushed within {} ms; closing without flush", id,
       owner.options().closeFlushTimeout().toMillis());
     closeChannelsNow();
@@ -263,9 +272,9 @@ final class ProxyConnection implements BufferRelay.Faults {
     }
     stage = Stage.RELEASED;
     info.stage(stage.name());
-    if (forceCloseTimer >= 0) {
-      owner.vertx().cancelTimer(forceCloseTimer);
-      forceCloseTimer = -1;
+    if (forceCloseTimer != null) {
+      forceCloseTimer.cancel(false);
+      forceCloseTimer = null;
     }
     reportBytes();
     owner.released(this, relay.held());
