@@ -38,7 +38,8 @@ class DashboardMetricsTest {
         "ferry_leaks_detected_total", "ferry_buffers_held", "ferry_buffer_bytes_held", "ferry_buffer_bytes_queued",
         "ferry_connection_duration_seconds_bucket", "ferry_upstream_connect_seconds_bucket", "ferry_bytes_total",
         "jvm_memory_used_bytes");
-      assertThat(used).anyMatch(n -> n.startsWith("vertx_"));
+      // Ferry's proxied sockets are not Vert.x sockets and Vert.x's event-bus meters are off: nothing may read them.
+      assertThat(used).noneMatch(n -> n.startsWith("vertx_net_") || n.startsWith("vertx_eventbus_"));
     }
   }
 
