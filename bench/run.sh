@@ -40,7 +40,9 @@ PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 QUIET_PCT=${QUIET_PCT:-15}
 QUIET_MAX=${QUIET_MAX:-60}
-LIFE=${LIFE:-2400}
+# A backstop, not a budget: the backends live for the whole run (a full run with scale, haproxy-splice and two
+# variants took 41 min and outlived the former 40 min, which killed the backends under the last rows).
+LIFE=${LIFE:-10800}
 PROFILE=${PROFILE:-1}
 # Ferry is a JVM: before its first measured run in each process, this many seconds of un-measured load per
 # workload (churn, then keep-alive; or bulk) let the JIT compile the hot paths. The peers get the same WARMUP only.
