@@ -12,7 +12,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.time.Duration;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -27,15 +26,9 @@ class DataIntegrityTest {
   private static final int SIZE = 8 * 1024 * 1024;
   private static final Duration SLOW = Duration.ofMillis(2);
 
-  private static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
-  }
-
   @Test
   void uploadArrivesIntactAtASlowUpstreamEvenWhenTheClientClosesRightAfter() throws Exception {
-    byte[] data = random(SIZE, 1);
+    byte[] data = Peer.randomBytes(SIZE, 1);
     CompletableFuture<Digest> received = new CompletableFuture<>();
     try (Backend backend = new Backend(peer -> received.complete(peer.readToEnd(SLOW)));
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
@@ -59,7 +52,7 @@ class DataIntegrityTest {
    */
   @Test
   void deliversWhatAClientSentBeforeClosingWhileTheUpstreamWasStillConnecting() throws Exception {
-    byte[] data = random(100_000, 4);
+    byte[] data = Peer.randomBytes(100_000, 4);
     CompletableFuture<Digest> received = new CompletableFuture<>();
     try (Blackhole silent = new Blackhole();
          Backend sink = new Backend(peer -> received.complete(peer.readToEnd(Duration.ZERO)));
@@ -78,7 +71,7 @@ class DataIntegrityTest {
 
   @Test
   void downloadArrivesIntactAtASlowClientEvenWhenTheUpstreamClosesRightAfter() throws Exception {
-    byte[] data = random(SIZE, 2);
+    byte[] data = Peer.randomBytes(SIZE, 2);
     try (Backend backend = new Backend(peer -> {
            peer.write(data);
            peer.finish();
@@ -98,7 +91,7 @@ class DataIntegrityTest {
 
   @Test
   void echoesManyMegabytesBothWaysAtOnceWithBoundedQueues() throws Exception {
-    byte[] data = random(SIZE / 2, 3);
+    byte[] data = Peer.randomBytes(SIZE / 2, 3);
     try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setBufferSoftLimit(32 * 1024))) {
       Peer client = ferry.connect();
       long[] maxQueued = new long[1];

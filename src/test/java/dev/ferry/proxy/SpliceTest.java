@@ -13,7 +13,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.time.Duration;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -29,15 +28,9 @@ class SpliceTest {
 
   private static final int SIZE = 8 * 1024 * 1024;
 
-  private static byte[] random(int n, long seed) {
-    byte[] b = new byte[n];
-    new Random(seed).nextBytes(b);
-    return b;
-  }
-
   @Test
   void uploadArrivesIntactAtASlowUpstreamWhenTheBulkDirectionSplices() throws Exception {
-    byte[] data = random(SIZE, 11);
+    byte[] data = Peer.randomBytes(SIZE, 11);
     CompletableFuture<Digest> received = new CompletableFuture<>();
     try (Backend backend = new Backend(peer -> received.complete(peer.readToEnd(Duration.ofMillis(1))));
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).setSplice(true)
@@ -59,7 +52,7 @@ class SpliceTest {
 
   @Test
   void downloadArrivesIntactAtASlowClientWhenTheUpstreamClosesRightAfterSplicing() throws Exception {
-    byte[] data = random(SIZE, 16);
+    byte[] data = Peer.randomBytes(SIZE, 16);
     try (Backend backend = new Backend(peer -> {
            peer.write(data);
            peer.finish();
@@ -79,7 +72,7 @@ class SpliceTest {
 
   @Test
   void closesBothSidesWithPeerResetWhenTheClientResetsMidSplice() throws Exception {
-    byte[] data = random(SIZE, 17);
+    byte[] data = Peer.randomBytes(SIZE, 17);
     CompletableFuture<Void> upstreamEnded = new CompletableFuture<>();
     try (Backend backend = new Backend(peer -> {
            try {
@@ -101,7 +94,7 @@ class SpliceTest {
 
   @Test
   void echoesManyMegabytesBothWaysWhileSplicing() throws Exception {
-    byte[] data = random(SIZE / 2, 12);
+    byte[] data = Peer.randomBytes(SIZE / 2, 12);
     try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setSplice(true))) {
       Peer client = ferry.connect();
       CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
@@ -124,7 +117,7 @@ class SpliceTest {
 
   @Test
   void closesBothSidesWithPeerResetWhenTheUpstreamResetsMidSplice() throws Exception {
-    byte[] data = random(SIZE, 13);
+    byte[] data = Peer.randomBytes(SIZE, 13);
     try (Backend backend = new Backend(peer -> {
            peer.readExactly(2 * 1024 * 1024);
            peer.reset();
@@ -151,7 +144,7 @@ class SpliceTest {
     try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setSplice(true)
            .setIdleTimeout(Duration.ofMillis(600)))) {
       Peer client = ferry.connect();
-      byte[] bulk = random(512 * 1024, 14);
+      byte[] bulk = Peer.randomBytes(512 * 1024, 14);
       CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
         try {
           client.write(bulk);
@@ -182,7 +175,7 @@ class SpliceTest {
     try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setSplice(true))) {
       Peer client = ferry.connect();
       // 2 MiB each way in 1 KiB request/response pairs: much data, but never a full read.
-      byte[] message = random(1024, 15);
+      byte[] message = Peer.randomBytes(1024, 15);
       for (int i = 0; i < 2048; i++) {
         client.write(message);
         client.readExactly(message.length);

@@ -141,6 +141,13 @@ public final class Peer implements AutoCloseable {
     }
   }
 
+  /** {@code n} pseudo-random bytes, the same for the same seed: test payloads that a digest can check. */
+  public static byte[] randomBytes(int n, long seed) {
+    byte[] b = new byte[n];
+    new java.util.Random(seed).nextBytes(b);
+    return b;
+  }
+
   public static void nap(Duration d) {
     try {
       Thread.sleep(d.toMillis());
