@@ -116,18 +116,17 @@ public final class ListenerVerticle extends VerticleBase {
     // Port 0 means "any": the first listener binds an ephemeral port, the others bind the same one.
     Future<Integer> port = options.listenPort() != 0 || index == 0
       ? Future.succeededFuture(options.listenPort())
-      : shared.firstBoundPort();
+      : shared.boundPortFuture();
     return orders.completion()
       .compose(v -> port)
       .compose(p -> bind(ctx, loop, transport, p))
       .onComplete(ar -> {
-        if (index == 0 || options.listenPort() != 0) {
-          shared.firstBound(ar.map(ch -> ((InetSocketAddress) ch.localAddress()).getPort()));
+        if (index == 0) {
+          shared.bound(ar.map(ch -> ((InetSocketAddress) ch.localAddress()).getPort()));
         }
       })
       .map(ch -> {
         server = ch;
-        shared.bound(((InetSocketAddress) ch.localAddress()).getPort());
         return null;
       });
   }
@@ -225,12 +224,12 @@ public final class ListenerVerticle extends VerticleBase {
    * An upstream as the connects use it: an IP literal is resolved once here, so its connects skip the resolver; a
    * host name stays unresolved and goes through Vert.x's resolver (and its cache) on every connect.
    */
-  record Target(UpstreamAddress upstream, SocketAddress socketAddress, String label) {
+  record Target(SocketAddress socketAddress, String label) {
     static Target of(UpstreamAddress u) {
       InetAddress literal = NetUtil.createInetAddressFromIpAddressString(u.host());
       SocketAddress sa = literal != null ? new InetSocketAddress(literal, u.port())
         : InetSocketAddress.createUnresolved(u.host(), u.port());
-      return new Target(u, sa, u.toString());
+      return new Target(sa, u.toString());
     }
 
     @Override

@@ -24,12 +24,11 @@ public final class ProxyContext {
   private volatile List<UpstreamAddress> upstreams;
   private final AtomicLong ids = new AtomicLong();
   private final AtomicInteger listenerIndex = new AtomicInteger();
-  private final AtomicInteger boundPort = new AtomicInteger(-1);
   private final AtomicInteger drained = new AtomicInteger();
   private final AtomicInteger forced = new AtomicInteger();
   private final ConnectionLimits limits;
-  /** The port the first listener bound: with port 0, the others bind the same one. */
-  private final Promise<Integer> firstBound = Promise.promise();
+  /** The port listener 0 bound (the proxy's port): with port 0, the other listeners bind the same one. */
+  private final Promise<Integer> bound = Promise.promise();
 
   public ProxyContext(FerryOptions options, FerryMetrics metrics, List<UpstreamAddress> upstreams) {
     if (upstreams.isEmpty()) {
@@ -74,26 +73,23 @@ public final class ProxyContext {
     return listenerIndex.getAndIncrement();
   }
 
-  /** Completes (once) with the port the first listener bound, or its bind failure. */
-  void firstBound(AsyncResult<Integer> result) {
+  /** Listener 0's bind: completes (once) with the port it bound, or its bind failure. */
+  void bound(AsyncResult<Integer> result) {
     if (result.succeeded()) {
-      firstBound.tryComplete(result.result());
+      bound.tryComplete(result.result());
     } else {
-      firstBound.tryFail(result.cause());
+      bound.tryFail(result.cause());
     }
   }
 
-  Future<Integer> firstBoundPort() {
-    return firstBound.future();
-  }
-
-  void bound(int port) {
-    boundPort.compareAndSet(-1, port);
+  Future<Integer> boundPortFuture() {
+    return bound.future();
   }
 
   /** The port the proxy listens on (the actual one when configured as 0), or -1 before it is bound. */
   public int boundPort() {
-    return boundPort.get();
+    Future<Integer> f = bound.future();
+    return f.succeeded() ? f.result() : -1;
   }
 
   void drainTally(int drainedCount, int forcedCount) {
