@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
 import java.util.function.ToLongFunction;
 
 /**
@@ -143,21 +144,15 @@ public final class FerryMetrics {
     synchronized (closed) {
       bySide = closed.computeIfAbsent(reason, r -> new EnumMap<>(Side.class));
     }
-    synchronized (bySide) {
-      return bySide.computeIfAbsent(side, s -> Counter.builder(MetricNames.CONNECTIONS_CLOSED)
-        .description("Connections released, by the reason that won")
-        .tag(MetricNames.TAG_REASON, reason.label()).tag(MetricNames.TAG_SIDE, s.label()).register(registry));
-    }
+    return lazyCounter(bySide, side, s -> Counter.builder(MetricNames.CONNECTIONS_CLOSED)
+      .description("Connections released, by the reason that won")
+      .tag(MetricNames.TAG_REASON, reason.label()).tag(MetricNames.TAG_SIDE, s.label()).register(registry));
   }
 
   public void doubleFreePrevented(CloseReason reason) {
-    Counter c;
-    synchronized (prevented) {
-      c = prevented.computeIfAbsent(reason, r -> Counter.builder(MetricNames.DOUBLE_FREE_PREVENTED)
-        .description("Close requests suppressed because an earlier one already won")
-        .tag(MetricNames.TAG_REASON, r.label()).register(registry));
-    }
-    c.increment();
+    lazyCounter(prevented, reason, r -> Counter.builder(MetricNames.DOUBLE_FREE_PREVENTED)
+      .description("Close requests suppressed because an earlier one already won")
+      .tag(MetricNames.TAG_REASON, r.label()).register(registry)).increment();
   }
 
   /** Only {@link LeakKind#BUFFER} and {@link LeakKind#RELEASE} can be freed twice. */
@@ -181,13 +176,19 @@ public final class FerryMetrics {
 
   /** A direction of a connection switched to splice(2). */
   public void spliceStarted(Direction direction) {
-    Counter c;
-    synchronized (spliceStarted) {
-      c = spliceStarted.computeIfAbsent(direction, d -> Counter.builder(MetricNames.SPLICE_STARTED)
-        .description("Connection directions switched to splice(2)")
-        .tag(MetricNames.TAG_DIRECTION, d.label()).register(registry));
+    lazyCounter(spliceStarted, direction, d -> Counter.builder(MetricNames.SPLICE_STARTED)
+      .description("Connection directions switched to splice(2)")
+      .tag(MetricNames.TAG_DIRECTION, d.label()).register(registry)).increment();
+  }
+
+  /**
+   * The counter for {@code key}, registered on first use: series that appear with their first event. The map is
+   * its own lock (listeners and registry shards call from different event loops).
+   */
+  private static <K> Counter lazyCounter(Map<K, Counter> counters, K key, Function<K, Counter> register) {
+    synchronized (counters) {
+      return counters.computeIfAbsent(key, register);
     }
-    c.increment();
   }
 
   public long spliceStartedTotal(Direction direction) {
