@@ -205,15 +205,24 @@ public class RegistryBench {
     }
   }
 
+  /**
+   * Reserves ids {@code base .. base + BATCH} for a batch and {@code shards} more for its sentinels; the returned latch
+   * opens when every shard has handled its sentinel, i.e. the whole batch.
+   */
+  private CountDownLatch beginBatch(long base) {
+    nextId += BATCH + shards;
+    CountDownLatch latch = new CountDownLatch(shards);
+    owner.done = latch;
+    owner.sentinelBase = base + BATCH;
+    return latch;
+  }
+
   /** BATCH close requests for unknown ids: each is looked up and counted as a prevented double free. */
   @Benchmark
   @OperationsPerInvocation(BATCH)
   public void closeRequests() throws InterruptedException {
     long base = nextId;
-    nextId += BATCH + shards;
-    CountDownLatch latch = new CountDownLatch(shards);
-    owner.done = latch;
-    owner.sentinelBase = base + BATCH;
+    CountDownLatch latch = beginBatch(base);
     owner.ctx().runOnContext(v -> {
       EventBus bus = vertx.eventBus();
       for (long id = base; id < base + BATCH; id++) {
@@ -230,10 +239,7 @@ public class RegistryBench {
   @OperationsPerInvocation(BATCH)
   public void lifecycle() throws InterruptedException {
     long base = nextId;
-    nextId += BATCH + shards;
-    CountDownLatch latch = new CountDownLatch(shards);
-    owner.done = latch;
-    owner.sentinelBase = base + BATCH;
+    CountDownLatch latch = beginBatch(base);
     owner.ctx().runOnContext(v -> {
       owner.pendingOrders = BATCH;
       EventBus bus = vertx.eventBus();
