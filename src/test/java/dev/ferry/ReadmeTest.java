@@ -2,7 +2,7 @@ package dev.ferry;
 
 import dev.ferry.config.EnvOverrides;
 import dev.ferry.metrics.MetricNames;
-import dev.ferry.registry.CloseReason;
+import dev.ferry.vocabulary.CloseReason;
 import org.junit.jupiter.api.Test;
 
 import java.lang.reflect.Field;

@@ -1,7 +1,10 @@
 package dev.ferry.metrics;
 
-import dev.ferry.registry.CloseReason;
-import dev.ferry.registry.Side;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.LeakKind;
+import dev.ferry.vocabulary.Side;
+
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;

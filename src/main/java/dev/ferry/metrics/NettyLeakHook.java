@@ -1,5 +1,7 @@
 package dev.ferry.metrics;
 
+import dev.ferry.vocabulary.LeakKind;
+
 import io.netty.buffer.ByteBufUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,7 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.metrics.FerryMetrics;
-import dev.ferry.metrics.LeakKind;
+import dev.ferry.vocabulary.LeakKind;
 import io.netty.buffer.ByteBuf;
 import io.netty.util.IllegalReferenceCountException;
 import org.slf4j.Logger;

@@ -1,8 +1,8 @@
 package dev.ferry.proxy;
 
-import dev.ferry.metrics.Direction;
 import dev.ferry.metrics.FerryMetrics;
-import dev.ferry.registry.Side;
+import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.Side;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;

@@ -1,10 +1,10 @@
 package dev.ferry.proxy;
 
-import dev.ferry.metrics.Direction;
-import dev.ferry.registry.CloseReason;
 import dev.ferry.registry.ConnectionInfo;
 import dev.ferry.registry.ReleaseOrder;
-import dev.ferry.registry.Side;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.Side;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ConnectTimeoutException;

@@ -1,7 +1,9 @@
 package dev.ferry.registry;
 
 import dev.ferry.metrics.FerryMetrics;
-import dev.ferry.metrics.LeakKind;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.LeakKind;
+import dev.ferry.vocabulary.Side;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.Message;

@@ -1,5 +1,8 @@
 package dev.ferry.registry;
 
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
+
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;

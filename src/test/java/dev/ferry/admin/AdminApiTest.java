@@ -1,11 +1,11 @@
 package dev.ferry.admin;
 
-import dev.ferry.registry.CloseReason;
-import dev.ferry.registry.Side;
 import dev.ferry.support.Await;
 import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;

@@ -1,9 +1,9 @@
 package dev.ferry.admin;
 
-import dev.ferry.registry.CloseReason;
-import dev.ferry.registry.Side;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;

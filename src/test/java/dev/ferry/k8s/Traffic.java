@@ -1,12 +1,12 @@
 package dev.ferry.k8s;
 
 import dev.ferry.registry.Addresses;
-import dev.ferry.registry.CloseReason;
 import dev.ferry.registry.CloseRequest;
-import dev.ferry.registry.Side;
 import dev.ferry.support.Await;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 

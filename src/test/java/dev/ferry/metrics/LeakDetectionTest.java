@@ -4,6 +4,7 @@ import dev.ferry.support.Await;
 import dev.ferry.support.ExpectedLeaks;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.LeakCheckExtension;
+import dev.ferry.vocabulary.LeakKind;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
 import org.junit.jupiter.api.Test;

@@ -1,10 +1,10 @@
 package dev.ferry.proxy;
 
-import dev.ferry.registry.CloseReason;
-import dev.ferry.registry.Side;
 import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

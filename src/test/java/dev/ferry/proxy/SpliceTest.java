@@ -1,13 +1,13 @@
 package dev.ferry.proxy;
 
-import dev.ferry.metrics.Direction;
-import dev.ferry.registry.CloseReason;
-import dev.ferry.registry.Side;
 import dev.ferry.support.Await;
 import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
-import dev.ferry.support.Peer;
 import dev.ferry.support.Peer.Digest;
+import dev.ferry.support.Peer;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.Side;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 

@@ -1,10 +1,12 @@
 package dev.ferry.registry;
 
-import dev.ferry.metrics.LeakKind;
 import dev.ferry.support.Await;
 import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.LeakKind;
+import dev.ferry.vocabulary.Side;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 

@@ -1,5 +1,8 @@
 package dev.ferry.registry;
 
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
+
 import net.jqwik.api.Arbitraries;
 import net.jqwik.api.Arbitrary;
 import net.jqwik.api.Combinators;

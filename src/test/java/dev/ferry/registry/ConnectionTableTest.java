@@ -1,5 +1,8 @@
 package dev.ferry.registry;
 
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
+
 import org.junit.jupiter.api.Test;
 
 import static org.assertj.core.api.Assertions.assertThat;

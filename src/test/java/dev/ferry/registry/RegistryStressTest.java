@@ -4,6 +4,8 @@ import dev.ferry.support.Await;
 import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonArray;

@@ -4,8 +4,8 @@ import dev.ferry.Ferry;
 import dev.ferry.config.FerryOptions;
 import dev.ferry.config.UpstreamAddress;
 import dev.ferry.metrics.FerryMetrics;
-import dev.ferry.registry.CloseReason;
-import dev.ferry.registry.Side;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
 import io.vertx.core.json.JsonObject;
 
 import java.io.IOException;

@@ -2,7 +2,6 @@ package dev.ferry.bench;
 
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.registry.Addresses;
-import dev.ferry.registry.CloseReason;
 import dev.ferry.registry.CloseRequest;
 import dev.ferry.registry.ConnectionInfo;
 import dev.ferry.registry.ConnectionOpened;
@@ -10,7 +9,8 @@ import dev.ferry.registry.ConnectionRegistryVerticle;
 import dev.ferry.registry.LocalCodec;
 import dev.ferry.registry.ReleaseAck;
 import dev.ferry.registry.ReleaseOrder;
-import dev.ferry.registry.Side;
+import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Side;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.AbstractVerticle;

@@ -1,4 +1,4 @@
-package dev.ferry.registry;
+package dev.ferry.vocabulary;
 
 /** Who a close request blames: the client socket, the upstream socket, or Ferry itself. */
 public enum Side {

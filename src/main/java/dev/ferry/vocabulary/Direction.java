@@ -1,4 +1,4 @@
-package dev.ferry.metrics;
+package dev.ferry.vocabulary;
 
 /** Which way bytes travel. */
 public enum Direction {

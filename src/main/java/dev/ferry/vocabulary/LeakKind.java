@@ -1,4 +1,4 @@
-package dev.ferry.metrics;
+package dev.ferry.vocabulary;
 
 /**
  * Label values of {@code ferry_leaks_detected_total} (all kinds) and {@code ferry_double_free_detected_total}

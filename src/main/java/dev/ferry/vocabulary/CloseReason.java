@@ -1,4 +1,4 @@
-package dev.ferry.registry;
+package dev.ferry.vocabulary;
 
 /**
  * Why a connection ended. The first close request for a connection decides its reason; it drives the
