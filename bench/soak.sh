@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The long chaos soak: random (seeded) faulty clients and upstreams against a real Ferry child process, then every
 # lifecycle check (gauges at 0, no leak, no detected double free, one access-log line per connection, hashes,
-# memory, clean SIGTERM). See "## Chaos soak" in README.md. Exit status 0 = every check held.
+# memory, clean SIGTERM). See docs/soak.md. Exit status 0 = every check held.
 #
 #   bench/soak.sh                                  # 10 minutes, 32 concurrent clients, random seed
 #   DURATION=5m CONCURRENCY=24 SEED=42 bench/soak.sh

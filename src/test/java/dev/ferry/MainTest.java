@@ -2,6 +2,7 @@ package dev.ferry;
 
 import dev.ferry.support.Await;
 import dev.ferry.support.Peer;
+import dev.ferry.support.Ports;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,15 +31,9 @@ class MainTest {
   @TempDir
   Path dir;
 
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
-  }
-
   @Test
   void exitsWithStatus2AndListensNowhereWhenTheConfigIsInvalid() throws Exception {
-    int port = freePort();
+    int port = Ports.freeLoopbackPort();
     Path config = Files.writeString(dir.resolve("bad.yaml"),
       "listen:\n  host: 127.0.0.1\n  port: " + port + "\nadmin:\n  port: 0\nconect:\n  timeout: 5s\n");
     Ferry[] running = new Ferry[1];

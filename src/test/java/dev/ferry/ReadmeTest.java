@@ -5,11 +5,13 @@ import dev.ferry.metrics.MetricNames;
 import dev.ferry.vocabulary.CloseReason;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -18,7 +20,10 @@ import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** The README states facts the code decides: the env mapping, the metric names, the close reasons. */
+/**
+ * The README states facts the code decides: the env mapping, the metric names, the close reasons. It and
+ * docs/soak.md link only to files and headings that exist.
+ */
 class ReadmeTest {
 
   private static final String README = read();
@@ -26,7 +31,7 @@ class ReadmeTest {
   private static String read() {
     try {
       return Files.readString(Path.of("README.md"));
-    } catch (java.io.IOException e) {
+    } catch (IOException e) {
       throw new IllegalStateException(e);
     }
   }
@@ -59,5 +64,40 @@ class ReadmeTest {
     for (CloseReason r : CloseReason.values()) {
       assertThat(README).as("README close reasons").contains("`" + r.name() + "`");
     }
+  }
+
+  @Test
+  void relativeLinksPointToFilesAndHeadingsThatExist() throws IOException {
+    for (String doc : new String[] {"README.md", "docs/soak.md"}) {
+      Path from = Path.of(doc);
+      Matcher link = Pattern.compile("\\]\\(([^)\\s]+)\\)").matcher(Files.readString(from));
+      int relative = 0;
+      while (link.find()) {
+        String target = link.group(1);
+        if (target.matches("[a-z]+:.*")) {
+          continue;
+        }
+        relative++;
+        int hash = target.indexOf('#');
+        Path file = hash == 0 ? from : from.resolveSibling(hash < 0 ? target : target.substring(0, hash)).normalize();
+        assertThat(file).as("%s links %s", doc, target).exists();
+        if (hash >= 0) {
+          assertThat(headingAnchors(Files.readString(file))).as("headings of %s, linked from %s", file, doc)
+            .contains(target.substring(hash + 1));
+        }
+      }
+      assertThat(relative).as("relative links in %s", doc).isPositive();
+    }
+  }
+
+  /** GitHub's anchors: a heading in lower case, punctuation other than '-' dropped, spaces as '-'. */
+  private static Set<String> headingAnchors(String markdown) {
+    Set<String> anchors = new TreeSet<>();
+    Matcher heading = Pattern.compile("(?m)^#+ (.+)$").matcher(markdown);
+    while (heading.find()) {
+      anchors.add(heading.group(1).trim().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9 _-]", "")
+        .replace(' ', '-'));
+    }
+    return anchors;
   }
 }

@@ -5,6 +5,7 @@ import dev.ferry.support.Await;
 import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
+import dev.ferry.support.Ports;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Side;
 import io.vertx.core.json.JsonArray;
@@ -15,8 +16,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -63,7 +62,7 @@ class PrometheusEndToEndTest {
     try (FerryHarness echo = FerryHarness.start(FerryHarness.options());
          FerryHarness refusing = FerryHarness.start(refusingOptions())) {
       Path rules = Rules.writePlain(Manifests.load(), dir.resolve("ferry-rules.yaml"));
-      int port = freePort();
+      int port = Ports.freeLoopbackPort();
       Path config = dir.resolve("prometheus.yml");
       Files.writeString(config, """
         global:
@@ -227,11 +226,5 @@ class PrometheusEndToEndTest {
         return false;
       }
     });
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 }

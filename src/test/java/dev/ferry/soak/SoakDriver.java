@@ -1,13 +1,12 @@
 package dev.ferry.soak;
 
+import dev.ferry.support.Ports;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -168,7 +167,7 @@ public final class SoakDriver {
       for (int i = 0; i < kinds.length; i++) {
         backends.add(new SoakBackend(i, kinds[i], o.seed, fixed[i], tokens, ledger, stats, backendPool, scheduler));
       }
-      int refusing = fixed.length > 3 && fixed[3] > 0 ? fixed[3] : closedPort();
+      int refusing = fixed.length > 3 && fixed[3] > 0 ? fixed[3] : Ports.freeLoopbackPort();
       List<String> upstreams = new ArrayList<>();
       for (SoakBackend b : backends) {
         upstreams.add("127.0.0.1:" + b.port());
@@ -626,12 +625,6 @@ public final class SoakDriver {
     cmd.add(config.toString());
     log.info("conn=- Ferry config {}:\n{}", config, y);
     return cmd;
-  }
-
-  private static int closedPort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 
   private static ThreadFactory daemon(String prefix) {

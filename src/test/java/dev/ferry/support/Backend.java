@@ -43,11 +43,9 @@ public final class Backend implements AutoCloseable {
     threads.execute(this::acceptLoop);
   }
 
-  /** A port on which nothing listens (bound, then closed): connecting to it is refused. */
+  /** A port on which nothing listens ({@link Ports#freeLoopbackPort}): connecting to it is refused. */
   public static UpstreamAddress refusingAddress() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return new UpstreamAddress("127.0.0.1", s.getLocalPort());
-    }
+    return new UpstreamAddress("127.0.0.1", Ports.freeLoopbackPort());
   }
 
   private void acceptLoop() {
