@@ -162,7 +162,7 @@ public final class Ferry {
     if (options.splice() && !epoll) {
       log.warn("conn=- splice: true needs native epoll; bytes are relayed through buffers instead");
     } else if (options.splice()) {
-      log.info("conn=- splice: bulk streams (4 reads of 32 KiB in a row) move with splice(2)");
+      log.info("conn=- splice: bulk streams (4 read bursts of 16 KiB or more in a row) move with splice(2)");
     }
     LocalCodec.registerAll(vertx.eventBus());
     NettyLeakHook.attach(metrics);
@@ -256,10 +256,6 @@ public final class Ferry {
 
   public FerryMetrics metrics() {
     return metrics;
-  }
-
-  public PrometheusMeterRegistry meterRegistry() {
-    return meterRegistry;
   }
 
   public boolean ready() {

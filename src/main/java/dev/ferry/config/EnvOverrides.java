@@ -36,6 +36,8 @@ public final class EnvOverrides {
     define("FERRY_CONNECT_TIMEOUT", "connect.timeout", Kind.DURATION);
     define("FERRY_CONNECT_ATTEMPTS", "connect.attempts", Kind.INT);
     define("FERRY_IDLE_TIMEOUT", "idle-timeout", Kind.DURATION);
+    define("FERRY_HALF_CLOSE", "close.half-close", Kind.BOOLEAN);
+    define("FERRY_HALF_CLOSED_TIMEOUT", "close.half-closed-timeout", Kind.DURATION);
     define("FERRY_DRAIN_TIMEOUT", "shutdown.drain-timeout", Kind.DURATION);
     define("FERRY_REGISTRY_SHARDS", "registry.shards", Kind.INT);
     define("FERRY_ECHO_ENABLED", "echo.enabled", Kind.BOOLEAN);

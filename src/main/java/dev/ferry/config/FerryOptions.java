@@ -40,6 +40,14 @@ public class FerryOptions {
   public static final int DEFAULT_BUFFER_SOFT_LIMIT = 65536;
   public static final int DEFAULT_BUFFER_HARD_LIMIT = 1048576;
   public static final Duration DEFAULT_CLOSE_FLUSH_TIMEOUT = Duration.ofSeconds(5);
+  /** A FIN ends one direction only, as HAProxy does (nginx needs {@code proxy_half_close on}). */
+  public static final boolean DEFAULT_HALF_CLOSE = true;
+  /**
+   * HAProxy bounds a half-closed stream by {@code timeout client-fin}, and without it by {@code timeout client} (50 s
+   * in Debian's packaged haproxy.cfg); nginx by {@code proxy_timeout} (10 min). One minute is about HAProxy's, and
+   * shorter than Ferry's idle timeout, so half-closed connections do not linger (envoy#41086).
+   */
+  public static final Duration DEFAULT_HALF_CLOSED_TIMEOUT = Duration.ofMinutes(1);
   public static final int DEFAULT_REGISTRY_SHARDS = 1;
   public static final Duration DEFAULT_RELEASE_TIMEOUT = Duration.ofSeconds(30);
   public static final Duration DEFAULT_WATCHDOG_INTERVAL = Duration.ofSeconds(1);
@@ -81,6 +89,8 @@ public class FerryOptions {
   private int bufferSoftLimit;
   private int bufferHardLimit;
   private Duration closeFlushTimeout;
+  private boolean halfClose;
+  private Duration halfClosedTimeout;
   private int registryShards;
   private Duration releaseTimeout;
   private Duration watchdogInterval;
@@ -111,6 +121,8 @@ public class FerryOptions {
     bufferSoftLimit = DEFAULT_BUFFER_SOFT_LIMIT;
     bufferHardLimit = DEFAULT_BUFFER_HARD_LIMIT;
     closeFlushTimeout = DEFAULT_CLOSE_FLUSH_TIMEOUT;
+    halfClose = DEFAULT_HALF_CLOSE;
+    halfClosedTimeout = DEFAULT_HALF_CLOSED_TIMEOUT;
     registryShards = DEFAULT_REGISTRY_SHARDS;
     releaseTimeout = DEFAULT_RELEASE_TIMEOUT;
     watchdogInterval = DEFAULT_WATCHDOG_INTERVAL;
@@ -142,6 +154,8 @@ public class FerryOptions {
     bufferSoftLimit = other.bufferSoftLimit;
     bufferHardLimit = other.bufferHardLimit;
     closeFlushTimeout = other.closeFlushTimeout;
+    halfClose = other.halfClose;
+    halfClosedTimeout = other.halfClosedTimeout;
     registryShards = other.registryShards;
     releaseTimeout = other.releaseTimeout;
     watchdogInterval = other.watchdogInterval;
@@ -203,10 +217,14 @@ public class FerryOptions {
         ConfigReader.size(buffer.getValue("hard-limit"), "buffer.hard-limit", MIN_BUFFER_LIMIT, MAX_BUFFER_LIMIT),
         this::setBufferHardLimit);
 
-    JsonObject close = ConfigReader.section(json, "close", Set.of("flush-timeout"));
+    JsonObject close = ConfigReader.section(json, "close", Set.of("flush-timeout", "half-close", "half-closed-timeout"));
     set("close.flush-timeout",
         ConfigReader.duration(close.getValue("flush-timeout"), "close.flush-timeout", false),
         this::setCloseFlushTimeout);
+    set("close.half-close", ConfigReader.bool(close.getValue("half-close"), "close.half-close"), this::setHalfClose);
+    set("close.half-closed-timeout",
+        ConfigReader.duration(close.getValue("half-closed-timeout"), "close.half-closed-timeout", false),
+        this::setHalfClosedTimeout);
 
     JsonObject registry = ConfigReader.section(json, "registry",
         Set.of("shards", "release-timeout", "watchdog-interval"));
@@ -293,7 +311,10 @@ public class FerryOptions {
             .put("attempts", connectAttempts))
         .put("idle-timeout", Values.formatDuration(idleTimeout))
         .put("buffer", new JsonObject().put("soft-limit", bufferSoftLimit).put("hard-limit", bufferHardLimit))
-        .put("close", new JsonObject().put("flush-timeout", Values.formatDuration(closeFlushTimeout)))
+        .put("close", new JsonObject()
+            .put("flush-timeout", Values.formatDuration(closeFlushTimeout))
+            .put("half-close", halfClose)
+            .put("half-closed-timeout", Values.formatDuration(halfClosedTimeout)))
         .put("registry", new JsonObject()
             .put("shards", registryShards)
             .put("release-timeout", Values.formatDuration(releaseTimeout))
@@ -469,6 +490,26 @@ public class FerryOptions {
     return this;
   }
 
+  /** Whether a FIN ends only its own direction ({@code close.half-close}). */
+  public boolean halfClose() {
+    return halfClose;
+  }
+
+  public FerryOptions setHalfClose(boolean halfClose) {
+    this.halfClose = halfClose;
+    return this;
+  }
+
+  /** How long a connection with one direction ended may go without moving a byte ({@code close.half-closed-timeout}). */
+  public Duration halfClosedTimeout() {
+    return halfClosedTimeout;
+  }
+
+  public FerryOptions setHalfClosedTimeout(Duration halfClosedTimeout) {
+    this.halfClosedTimeout = checkDuration("close.half-closed-timeout", halfClosedTimeout, false);
+    return this;
+  }
+
   public int registryShards() {
     return registryShards;
   }
@@ -614,6 +655,8 @@ public class FerryOptions {
         && connectTimeout.equals(that.connectTimeout)
         && idleTimeout.equals(that.idleTimeout)
         && closeFlushTimeout.equals(that.closeFlushTimeout)
+        && halfClose == that.halfClose
+        && halfClosedTimeout.equals(that.halfClosedTimeout)
         && releaseTimeout.equals(that.releaseTimeout)
         && watchdogInterval.equals(that.watchdogInterval)
         && drainTimeout.equals(that.drainTimeout)
@@ -628,7 +671,7 @@ public class FerryOptions {
   public int hashCode() {
     return Objects.hash(listenHost, listenPort, listenBacklog, adminHost, adminPort, instances, transport, splice,
         upstreams, connectTimeout, connectAttempts, idleTimeout, bufferSoftLimit, bufferHardLimit,
-        closeFlushTimeout, registryShards, releaseTimeout, watchdogInterval, drainTimeout, echoEnabled,
+        closeFlushTimeout, halfClose, halfClosedTimeout, registryShards, releaseTimeout, watchdogInterval, drainTimeout, echoEnabled,
         echoHost, echoPort, accessLog, adminToken, maxConnections, maxConnectionsPerSource, maxBufferedBytes);
   }
 

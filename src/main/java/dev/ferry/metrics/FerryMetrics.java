@@ -263,8 +263,4 @@ public final class FerryMetrics {
   public long leaksTotal() {
     return (long) leaks.values().stream().mapToDouble(Counter::count).sum();
   }
-
-  public long bytesTotal(Direction direction) {
-    return (long) bytes.get(direction).count();
-  }
 }

@@ -97,15 +97,6 @@ final class BufferLedger implements FerryMetrics.HeldBuffers {
   void release(long connectionId, ByteBuf buf, int readable) {
     BUFFERS.setRelease(this, buffers - 1);
     BYTES.setRelease(this, bytes - readable);
-    releaseOnce(connectionId, buf);
-  }
-
-  /** Releases a buffer this ledger does not count as held, with the same double-free guard. */
-  void releaseReturned(long connectionId, ByteBuf buf) {
-    releaseOnce(connectionId, buf);
-  }
-
-  private void releaseOnce(long connectionId, ByteBuf buf) {
     try {
       buf.release();
     } catch (IllegalReferenceCountException e) {

@@ -9,7 +9,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The embedded upstream used when no upstream is configured: echoes every byte back, with back-pressure
- * ({@code pipeTo}), so {@code nc localhost 7000} works through the full proxy path out of the box.
+ * ({@code pipeTo}), and closes once the client has ended and every byte went back: a client of port 7000 gets its
+ * bytes back through the full proxy path out of the box.
  */
 public final class EchoUpstreamVerticle extends VerticleBase {
 

@@ -21,17 +21,14 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.nio.NioChannelOption;
 import io.netty.util.NetUtil;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
-import io.vertx.core.Vertx;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.internal.ContextInternal;
-import io.vertx.core.internal.VertxInternal;
 import io.vertx.core.net.NetServerOptions;
-import io.vertx.core.spi.transport.Transport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -98,17 +95,17 @@ public final class ListenerVerticle extends VerticleBase {
     // Each listener enforces its share of the global budget on its own event loop: no cross-thread signalling.
     ledger = new BufferLedger(shared.metrics(), (long) options.maxBufferedBytes() / options.instances());
     shared.metrics().addLedger(ledger);
-    ContextInternal ctx = (ContextInternal) context;
-    VertxInternal vx = (VertxInternal) vertx;
-    EventLoop loop = ctx.nettyEventLoop();
-    Transport transport = vx.transport();
+    VertxInternals internals = new VertxInternals(vertx, context);
+    EventLoop loop = internals.eventLoop();
     splice = options.splice() && vertx.isNativeTransportEnabled();
     upstreams = new Bootstrap()
       .group(loop)
-      .channelFactory(transport.channelFactory(false))
-      .resolver(vx.nameResolver().nettyAddressResolverGroup())
+      .channelFactory(internals.channelFactory())
+      .resolver(internals.resolver())
       .option(ChannelOption.TCP_NODELAY, true)
       .option(ChannelOption.AUTO_READ, false)
+      .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+      .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(options))
       .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, options.connectTimeout().toMillis()));
     MessageConsumer<ReleaseOrder> orders = vertx.eventBus().localConsumer(address, m -> onReleaseOrder(m.body()));
     long sweepMs = sweepIntervalMs(options);
@@ -119,7 +116,7 @@ public final class ListenerVerticle extends VerticleBase {
       : shared.boundPortFuture();
     return orders.completion()
       .compose(v -> port)
-      .compose(p -> bind(ctx, loop, transport, p))
+      .compose(p -> bind(internals, loop, p))
       .onComplete(ar -> {
         if (index == 0) {
           shared.bound(ar.map(ch -> ((InetSocketAddress) ch.localAddress()).getPort()));
@@ -131,22 +128,24 @@ public final class ListenerVerticle extends VerticleBase {
       });
   }
 
-  private Future<Channel> bind(ContextInternal ctx, EventLoop loop, Transport transport, int port) {
+  private Future<Channel> bind(VertxInternals internals, EventLoop loop, int port) {
     boolean reusePort = options.instances() > 1;
     ServerBootstrap sb = new ServerBootstrap()
       .group(loop, loop)
-      .channelFactory(transport.serverChannelFactory(false))
+      .channelFactory(internals.serverChannelFactory())
       .childOption(ChannelOption.AUTO_READ, false)
+      .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+      .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(options))
       .childHandler(new Acceptor());
-    transport.configure(new NetServerOptions()
+    internals.configure(new NetServerOptions()
       .setAcceptBacklog(options.listenBacklog())
       .setTcpNoDelay(true)
-      .setReusePort(reusePort), false, sb);
+      .setReusePort(reusePort), sb);
     if (reusePort && !vertx.isNativeTransportEnabled()) {
       // Vert.x sets SO_REUSEPORT for its native transports only; Java NIO has it on Linux since JDK 9.
       sb.option(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
     }
-    Promise<Channel> bound = ctx.promise();
+    Promise<Channel> bound = internals.promise();
     sb.bind(options.listenHost(), port).addListener(f -> {
       ChannelFuture cf = (ChannelFuture) f;
       if (cf.isSuccess()) {
@@ -169,9 +168,24 @@ public final class ListenerVerticle extends VerticleBase {
     }
   }
 
+  /**
+   * Above the high mark ({@code buffer.soft-limit}) of a channel's write queue, the source that feeds it stops
+   * reading until the queue falls to the low mark, half of it ({@link Backpressure}). Both kinds of channel also allow
+   * half-closure: a FIN shuts only the input down, and the {@link Relay} passes it on after the last byte.
+   */
+  private static WriteBufferWaterMark waterMark(FerryOptions options) {
+    return new WriteBufferWaterMark(options.bufferSoftLimit() / 2, options.bufferSoftLimit());
+  }
+
+  /** A quarter of the shortest timer the sweep serves (idle, half-closed), between 10 ms and 1 s. */
   static long sweepIntervalMs(FerryOptions options) {
-    long idle = options.idleTimeout().toMillis();
-    return idle <= 0 ? 1000 : Math.max(10, Math.min(1000, idle / 4));
+    long shortest = Math.min(positiveOrMax(options.idleTimeout().toMillis()),
+      positiveOrMax(options.halfClosedTimeout().toMillis()));
+    return shortest == Long.MAX_VALUE ? 1000 : Math.max(10, Math.min(1000, shortest / 4));
+  }
+
+  private static long positiveOrMax(long ms) {
+    return ms > 0 ? ms : Long.MAX_VALUE;
   }
 
   private void accept(Channel ch) {
@@ -202,10 +216,6 @@ public final class ListenerVerticle extends VerticleBase {
 
   FerryOptions options() {
     return options;
-  }
-
-  Vertx vertx() {
-    return vertx;
   }
 
   FerryMetrics metrics() {
@@ -243,7 +253,7 @@ public final class ListenerVerticle extends VerticleBase {
    * is this listener's alone and {@code connect} adds the handler to the new channel before it returns, so setting
    * the handler just before is safe (and saves a clone per connect).
    */
-  ChannelFuture connect(Target target, BufferRelay relay) {
+  ChannelFuture connect(Target target, Relay relay) {
     return upstreams.handler(relay).connect(target.socketAddress());
   }
 
@@ -306,8 +316,9 @@ public final class ListenerVerticle extends VerticleBase {
   private void sweep() {
     long now = System.nanoTime();
     long idle = options.idleTimeout().toNanos();
+    long halfClosed = options.halfClosedTimeout().toNanos();
     for (ProxyConnection c : connections.values()) {
-      c.sweep(now, idle);
+      c.sweep(now, idle, halfClosed);
     }
   }
 

@@ -16,51 +16,84 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * One proxied connection: the client socket, its upstream socket, their timers and (through its
- * {@link BufferRelay}) every buffer they hold. It wires every handler of both sockets in one place.
+ * One proxied connection's life: the client channel, its upstream channel, the two {@link Relay}s between them (one
+ * per direction) and their timers. Every event of the connection has its one place here.
+ *
+ * <h2>States</h2>
+ * <pre>
+ *  CONNECTING ──connected──► ESTABLISHED ──client FIN──► CLIENT_FIN   ──both directions ended──► CLOSED_IN_ORDER
+ *      │  (a client FIN here      │      ──upstream FIN──► UPSTREAM_FIN ──both directions ended──►      │
+ *      │   waits for the connect) │                                                                     │
+ *      └──────────────┴─── release order (any fault, timer, kill, shutdown) ───┴────────────────────────┴─► RELEASING
+ *                                                                                 RELEASING ──both closed──► RELEASED
+ * </pre>
+ * A direction ends when its source's FIN has arrived and every byte read before it was written to the sink, followed
+ * by Ferry's FIN ({@link Relay}). The connection ended in order when both directions did ({@code close.half-close:
+ * false}: when the first did); only then is {@code PEER_CLOSED} published, blaming the side whose FIN came first.
+ *
+ * <h2>Transitions (stage × event → what happens)</h2>
+ * <table>
+ *   <tr><th>stage</th><th>event</th><th>action</th><th>next</th></tr>
+ *   <tr><td>CONNECTING</td><td>connected</td><td>link the relays; early bytes and an early FIN go on</td>
+ *       <td>ESTABLISHED, CLIENT_FIN after an early FIN</td></tr>
+ *   <tr><td>CONNECTING</td><td>connect failed</td><td>next attempt, or publish CONNECT_FAILED / CONNECT_TIMEOUT</td>
+ *       <td>CONNECTING</td></tr>
+ *   <tr><td>CONNECTING</td><td>client FIN</td><td>recorded; the relay holds it until connected</td>
+ *       <td>CONNECTING</td></tr>
+ *   <tr><td>ESTABLISHED</td><td>FIN from a side</td><td>that direction ends; the half-closed timer starts</td>
+ *       <td>CLIENT_FIN / UPSTREAM_FIN</td></tr>
+ *   <tr><td>*_FIN</td><td>a direction ended</td><td>when both have (or half-close is off): publish PEER_CLOSED</td>
+ *       <td>CLOSED_IN_ORDER</td></tr>
+ *   <tr><td>ESTABLISHED, *_FIN</td><td>sweep</td><td>publish IDLE_TIMEOUT, or HALF_CLOSED_TIMEOUT in *_FIN</td>
+ *       <td>same</td></tr>
+ *   <tr><td>below RELEASING</td><td>read error, failed write, overflow, closed</td><td>publish its reason</td>
+ *       <td>same</td></tr>
+ *   <tr><td>below RELEASING</td><td>release order</td><td>relays drop; abort a pending connect; close both after
+ *       their flush (forced after {@code close.flush-timeout})</td><td>RELEASING</td></tr>
+ *   <tr><td>RELEASING</td><td>the last channel closed</td><td>acknowledge to the registry</td><td>RELEASED</td></tr>
+ *   <tr><td>RELEASING, RELEASED</td><td>release order</td><td>a detected double free</td><td>same</td></tr>
+ *   <tr><td>RELEASING, RELEASED</td><td>any other event</td><td>nothing: the release's own consequence</td>
+ *       <td>same</td></tr>
+ * </table>
+ * Invariants: fault sites only publish ({@link #fault}); nothing but {@link #release} closes a channel, once, when the
+ * registry orders it; the acknowledgement is sent once, when no channel is open and no connect is in flight.
  * <p>
- * Two rules keep the lifecycle honest:
- * <ul>
- *   <li><b>Fault sites only publish.</b> An exception, a close, a failed write, a failed connect, idleness or an
- *       overflow becomes a close request to the registry ({@link #fault}) and nothing else: no close, no release
- *       where the fault is noticed.</li>
- *   <li><b>Only {@link #release} ends the connection</b>, once, when the registry orders it: it closes both
- *       channels (queued writes first, forced after {@code close.flush-timeout}), waits for both close events and
- *       acknowledges. Socket events after the release began are its own consequences and are not
- *       published again. A second order is a detected double free.</li>
- * </ul>
- * Threading: every method runs on the owning listener's event loop.
+ * Threading: every method runs on the owning listener's event loop, which both channels share.
  */
-final class ProxyConnection implements BufferRelay.Faults {
+final class ProxyConnection implements RelayEvents {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyConnection.class);
 
-  /** Lifecycle stages, in order. */
-  enum Stage { CONNECTING, ESTABLISHED, RELEASING, RELEASED }
+  enum Stage { CONNECTING, ESTABLISHED, CLIENT_FIN, UPSTREAM_FIN, CLOSED_IN_ORDER, RELEASING, RELEASED }
 
   private final long id;
   private final ListenerVerticle owner;
   private final Channel client;
   private final ConnectionInfo info;
-  private final BufferRelay relay;
   /** The client IP counted by the connection limits, or null when the client was refused (LIMIT). */
   private final String admittedSource;
+  private final Relay up;
+  private Relay down;
   private Channel upstream;
+  /** The channel of the connect attempt in flight, or null. */
+  private Channel connecting;
   private Stage stage = Stage.CONNECTING;
+  /** The side whose FIN came first, or null. */
+  private Side firstFin;
   private boolean clientClosed;
   private boolean upstreamClosed;
-  private boolean connectInFlight;
   /** The flush bound of the release: a Netty task on this loop (a Vert.x timer would add a context close hook each). */
   private ScheduledFuture<?> forceCloseTimer;
-  private long idleSinceNanos;
-  private long lastSeenBytes;
-  private boolean idleReported;
+  private long quietSinceNanos;
+  private long lastActivity;
+  /** The sweep published an end (a timer, a reset it found): it publishes no other. */
+  private boolean sweepReported;
   private long reportedUp;
   private long reportedDown;
 
   /**
    * @param client the accepted channel, registered on the owner's event loop and not reading yet: its pipeline gets
-   *               the {@link BufferRelay}, which starts its reads once the upstream connects
+   *               the client-to-upstream {@link Relay}, which starts reading once the upstream connects
    */
   ProxyConnection(long id, ListenerVerticle owner, Channel client, ConnectionInfo info, String admittedSource) {
     this.id = id;
@@ -68,17 +101,17 @@ final class ProxyConnection implements BufferRelay.Faults {
     this.client = client;
     this.info = info;
     this.admittedSource = admittedSource;
-    this.relay = new BufferRelay(id, client, owner.ledger(), this, owner.options().bufferSoftLimit(),
-      owner.options().bufferHardLimit(), owner.splice());
-    client.pipeline().addLast(relay);
+    this.up = newRelay(Direction.UPSTREAM);
+    client.pipeline().addLast(up);
+    client.closeFuture().addListener(f -> channelGone(Side.CLIENT));
+  }
+
+  private Relay newRelay(Direction direction) {
+    return new Relay(id, direction, this, owner.ledger(), owner.options().bufferHardLimit(), owner.splice());
   }
 
   long id() {
     return id;
-  }
-
-  ConnectionInfo info() {
-    return info;
   }
 
   Stage stage() {
@@ -93,57 +126,50 @@ final class ProxyConnection implements BufferRelay.Faults {
     connect(1);
   }
 
+  private boolean releasing() {
+    return stage.compareTo(Stage.RELEASING) >= 0;
+  }
+
   // ---- connect ----------------------------------------------------------------------------------------------
 
   private void connect(int attempt) {
     ListenerVerticle.Target target = owner.nextUpstream();
     long startNanos = System.nanoTime();
-    connectInFlight = true;
-    owner.connect(target, relay).addListener(f -> onConnect(attempt, target, startNanos, (ChannelFuture) f));
+    // A relay per attempt: a handler belongs to one pipeline, and a failed attempt's channel keeps its own.
+    Relay relay = newRelay(Direction.DOWNSTREAM);
+    ChannelFuture f = owner.connect(target, relay);
+    connecting = f.channel();
+    f.addListener(done -> onConnect(attempt, target, relay, startNanos, (ChannelFuture) done));
   }
 
-  private void onConnect(int attempt, ListenerVerticle.Target target, long startNanos, ChannelFuture ar) {
-    connectInFlight = false;
+  private void onConnect(int attempt, ListenerVerticle.Target target, Relay relay, long startNanos, ChannelFuture f) {
+    connecting = null;
     long now = System.nanoTime();
-    owner.metrics().connectAttempt(ar.isSuccess(), now - startNanos);
-    if (ar.isSuccess()) {
-      upstream = ar.channel();
-      info.upstream(target.label());
-      relay.connected(upstream);
-      if (stage == Stage.RELEASING) {
-        // relay.connected has forwarded what the client sent before it ended; the close is queued behind it.
-        log.debug("conn={} upstream {} connected after the release began; closing it after the flush", id, target);
-        BufferRelay.closeAfterFlush(upstream);
-        if (forceCloseTimer == null) {
-          // The release's flush bound already expired while connecting: this flush gets its own.
-          forceCloseTimer = scheduleForceClose();
-        }
-        return;
+    owner.metrics().connectAttempt(f.isSuccess(), now - startNanos);
+    if (releasing()) {
+      // The release aborted this connect (it closed the channel), or the connect won the race: closed now all the same.
+      if (f.isSuccess()) {
+        f.channel().close();
       }
-      stage = Stage.ESTABLISHED;
-      info.stage(stage.name());
+      maybeFinish();
+      return;
+    }
+    if (f.isSuccess()) {
+      upstream = f.channel();
+      down = relay;
+      upstream.closeFuture().addListener(c -> channelGone(Side.UPSTREAM));
+      info.upstream(target.label());
       info.connected(now - info.openedAtNanos());
-      idleSinceNanos = now;
+      stage(firstFin == Side.CLIENT ? Stage.CLIENT_FIN : Stage.ESTABLISHED);
+      quietSinceNanos = now;
+      up.connect(upstream, down);
+      down.connect(client, up);
       if (log.isDebugEnabled()) {
         log.debug("conn={} connected to {} (attempt {})", id, target, attempt);
       }
       return;
     }
-    Throwable cause = ar.cause();
-    if (cause == null) {
-      cause = new IllegalStateException("connect cancelled");
-    }
-    if (stage == Stage.RELEASING) {
-      if (relay.awaitsUpstream() && attempt < owner.options().connectAttempts()) {
-        log.debug("conn={} connect attempt {} to {} failed during the release; the client's bytes still wait",
-          id, attempt, target);
-        connect(attempt + 1);
-        return;
-      }
-      relay.dropEarly();
-      maybeFinish();
-      return;
-    }
+    Throwable cause = f.cause() != null ? f.cause() : new IllegalStateException("connect cancelled");
     if (attempt < owner.options().connectAttempts()) {
       log.debug("conn={} connect attempt {} to {} failed: {}; trying the next upstream", id, attempt, target,
         describe(cause));
@@ -155,17 +181,57 @@ final class ProxyConnection implements BufferRelay.Faults {
     }
   }
 
+  // ---- the in-order end -------------------------------------------------------------------------------------
+
+  @Override
+  public void finReceived(Side side) {
+    if (releasing()) {
+      return;
+    }
+    if (firstFin == null) {
+      firstFin = side;
+      quietSinceNanos = System.nanoTime();
+      if (stage == Stage.ESTABLISHED) {
+        stage(side == Side.CLIENT ? Stage.CLIENT_FIN : Stage.UPSTREAM_FIN);
+      }
+    }
+    if (log.isDebugEnabled()) {
+      log.debug("conn={} FIN from the {} ({})", id, side.label(), stage);
+    }
+  }
+
+  @Override
+  public void ended(Direction direction) {
+    if (releasing() || stage == Stage.CLOSED_IN_ORDER) {
+      return;
+    }
+    boolean both = up.mode() == Relay.Mode.ENDED && down.mode() == Relay.Mode.ENDED;
+    if (!both && owner.options().halfClose()) {
+      return;
+    }
+    stage(Stage.CLOSED_IN_ORDER);
+    Side other = firstFin == Side.CLIENT ? Side.UPSTREAM : Side.CLIENT;
+    owner.requestClose(id, CloseReason.PEER_CLOSED, firstFin, both
+      ? "closed in order: the " + firstFin.label() + " sent its FIN first, then the " + other.label()
+      : "closed in order: the " + firstFin.label() + " sent its FIN (half-close off)");
+  }
+
   // ---- fault sites: publish only ----------------------------------------------------------------------------
 
   /** Publishes a close request, unless the release already began (then the event is its own consequence). */
   void fault(CloseReason reason, Side side, String detail) {
-    if (stage.compareTo(Stage.RELEASING) >= 0) {
+    if (releasing()) {
       if (log.isDebugEnabled()) {
         log.debug("conn={} {} on {} during release: not published", id, reason, side.label());
       }
       return;
     }
     owner.requestClose(id, reason, side, detail);
+  }
+
+  @Override
+  public void readFailed(Side side, Throwable cause) {
+    fault(classify(cause), side, describe(cause));
   }
 
   @Override
@@ -182,40 +248,49 @@ final class ProxyConnection implements BufferRelay.Faults {
   }
 
   @Override
-  public void exception(Side side, Throwable cause) {
-    fault(classify(cause), side, describe(cause));
-  }
-
-  @Override
   public void closed(Side side) {
-    if (side == Side.CLIENT) {
-      clientClosed = true;
-    } else {
-      upstreamClosed = true;
-    }
-    if (stage.compareTo(Stage.RELEASING) < 0) {
-      fault(CloseReason.PEER_CLOSED, side, "connection closed");
-    } else {
-      maybeFinish();
-    }
+    fault(CloseReason.PEER_CLOSED, side, "connection closed");
   }
 
-  /** Called by the listener's sweep: idle detection and byte metrics. */
-  void sweep(long nowNanos, long idleTimeoutNanos) {
-    if (stage != Stage.ESTABLISHED) {
+  /**
+   * Called by the listener's sweep: byte metrics, and the timers of an open connection. Quiet means no byte moved
+   * either way (read, or taken by a sink).
+   */
+  void sweep(long nowNanos, long idleTimeoutNanos, long halfClosedTimeoutNanos) {
+    if (stage == Stage.CONNECTING || stage.compareTo(Stage.CLOSED_IN_ORDER) >= 0) {
       return;
     }
     reportBytes();
-    long total = reportedUp + reportedDown;
-    long splicedQuiet = relay.splicedQuietMillis();
-    if (splicedQuiet >= 0) {
-      idleSinceNanos = Math.max(idleSinceNanos, nowNanos - splicedQuiet * 1_000_000);
+    if (firstFin != null && !sweepReported) {
+      for (Relay relay : new Relay[] {up, down}) {
+        if (relay.resetAfterFin()) {
+          sweepReported = true;
+          Side side = relay == up ? Side.CLIENT : Side.UPSTREAM;
+          fault(CloseReason.PEER_RESET, side, "reset after its FIN (seen by the sweep)");
+          return;
+        }
+      }
     }
-    if (total != lastSeenBytes) {
-      lastSeenBytes = total;
-      idleSinceNanos = nowNanos;
-    } else if (idleTimeoutNanos > 0 && !idleReported && nowNanos - idleSinceNanos >= idleTimeoutNanos) {
-      idleReported = true;
+    long activity = up.activity() + down.activity();
+    long splicedQuiet = leastQuiet(up.splicedQuietMillis(), down.splicedQuietMillis());
+    if (splicedQuiet >= 0) {
+      quietSinceNanos = Math.max(quietSinceNanos, nowNanos - splicedQuiet * 1_000_000);
+    }
+    if (activity != lastActivity) {
+      lastActivity = activity;
+      quietSinceNanos = nowNanos;
+      return;
+    }
+    long quiet = nowNanos - quietSinceNanos;
+    if (sweepReported) {
+      return;
+    }
+    if (firstFin != null && halfClosedTimeoutNanos > 0 && quiet >= halfClosedTimeoutNanos) {
+      sweepReported = true;
+      fault(CloseReason.HALF_CLOSED_TIMEOUT, Side.PROXY, "the " + firstFin.label() + " sent its FIN and no byte "
+        + "moved for " + halfClosedTimeoutNanos / 1_000_000 + " ms");
+    } else if (idleTimeoutNanos > 0 && quiet >= idleTimeoutNanos) {
+      sweepReported = true;
       fault(CloseReason.IDLE_TIMEOUT, Side.PROXY, "no byte moved for " + idleTimeoutNanos / 1_000_000 + " ms");
     }
   }
@@ -224,28 +299,33 @@ final class ProxyConnection implements BufferRelay.Faults {
 
   /** Executes the registry's release order. Runs at most once; a second call is a detected double free. */
   void release(ReleaseOrder order) {
-    if (stage.compareTo(Stage.RELEASING) >= 0) {
+    if (releasing()) {
       owner.releaseRanTwice(id, order);
       return;
     }
-    stage = Stage.RELEASING;
-    info.stage(stage.name());
-    Side graceful = order.reason() == CloseReason.PEER_CLOSED ? order.side() : null;
-    relay.beginRelease(graceful, upstream != null && !upstreamClosed, connectInFlight);
-    if (!clientClosed) {
-      BufferRelay.closeAfterFlush(client);
+    stage(Stage.RELEASING);
+    up.release();
+    if (down != null) {
+      down.release();
     }
-    if (upstream != null && !upstreamClosed) {
-      BufferRelay.closeAfterFlush(upstream);
+    if (connecting != null) {
+      // Nobody waits for this upstream any more: the failed connect ends the attempt (onConnect).
+      connecting.close();
     }
-    forceCloseTimer = scheduleForceClose();
+    closeAfterFlush(client);
+    if (upstream != null) {
+      closeAfterFlush(upstream);
+    }
+    forceCloseTimer = client.eventLoop().schedule(this::forceClose, owner.options().closeFlushTimeout().toNanos(),
+      TimeUnit.NANOSECONDS);
     maybeFinish();
   }
 
-  /** Bounds the flush of a release by {@code close.flush-timeout}. */
-  private ScheduledFuture<?> scheduleForceClose() {
-    return client.eventLoop().schedule(this::forceClose, owner.options().closeFlushTimeout().toNanos(),
-      TimeUnit.NANOSECONDS);
+  /** Closes {@code ch} once everything written to it so far is flushed ("close on flush"). */
+  private static void closeAfterFlush(Channel ch) {
+    if (ch.isOpen()) {
+      ch.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> ch.close());
+    }
   }
 
   /** The peers did not take the queued bytes within the flush timeout: close the channels without flushing. */
@@ -256,47 +336,67 @@ final class ProxyConnection implements BufferRelay.Faults {
     closeChannelsNow();
   }
 
-  /** Closes whatever channel is still open, without flushing; their close events finish the release. */
+  /**
+   * Closes whatever channel is still open, without flushing (queued writes fail, and Netty releases their buffers);
+   * their close events finish the release. Used by the release's flush bound and the listener's shutdown backstop.
+   */
   void closeChannelsNow() {
-    if (!clientClosed) {
-      BufferRelay.forceClose(client);
-    }
-    if (upstream != null && !upstreamClosed) {
-      BufferRelay.forceClose(upstream);
+    client.close();
+    if (upstream != null) {
+      upstream.close();
     }
   }
 
+  private void channelGone(Side side) {
+    if (side == Side.CLIENT) {
+      clientClosed = true;
+    } else {
+      upstreamClosed = true;
+    }
+    maybeFinish();
+  }
+
   private void maybeFinish() {
-    if (stage != Stage.RELEASING || !clientClosed || connectInFlight || (upstream != null && !upstreamClosed)) {
+    if (stage != Stage.RELEASING || !clientClosed || connecting != null || (upstream != null && !upstreamClosed)) {
       return;
     }
-    stage = Stage.RELEASED;
-    info.stage(stage.name());
+    stage(Stage.RELEASED);
     if (forceCloseTimer != null) {
       forceCloseTimer.cancel(false);
       forceCloseTimer = null;
     }
     reportBytes();
-    owner.released(this, relay.held());
+    owner.released(this, up.held() + (down == null ? 0 : down.held()));
+  }
+
+  private void stage(Stage next) {
+    stage = next;
+    info.stage(next.name());
   }
 
   private void reportBytes() {
-    long up = relay.bytes(Direction.UPSTREAM);
-    long down = relay.bytes(Direction.DOWNSTREAM);
-    if (up != reportedUp || down != reportedDown) {
-      owner.metrics().bytes(Direction.UPSTREAM, up - reportedUp);
-      owner.metrics().bytes(Direction.DOWNSTREAM, down - reportedDown);
-      reportedUp = up;
-      reportedDown = down;
-      info.bytes(up, down);
+    long upBytes = up.bytes();
+    long downBytes = down == null ? 0 : down.bytes();
+    if (upBytes != reportedUp || downBytes != reportedDown) {
+      owner.metrics().bytes(Direction.UPSTREAM, upBytes - reportedUp);
+      owner.metrics().bytes(Direction.DOWNSTREAM, downBytes - reportedDown);
+      reportedUp = upBytes;
+      reportedDown = downBytes;
+      info.bytes(upBytes, downBytes);
     }
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------
 
+  /** The shorter of two quiet times, where -1 means "not spliced" (a spliced direction's count moves per chunk). */
+  private static long leastQuiet(long a, long b) {
+    return a < 0 ? b : b < 0 ? a : Math.min(a, b);
+  }
+
   static CloseReason classify(Throwable t) {
     String m = t.getMessage();
-    if (m != null && (m.contains("Connection reset") || m.contains("Broken pipe"))) {
+    if (m != null && (m.contains("Connection reset") || m.contains("Broken pipe")
+      || m.contains("Transport endpoint is not connected"))) {
       return CloseReason.PEER_RESET;
     }
     return CloseReason.IO_ERROR;

@@ -5,7 +5,10 @@ package dev.ferry.vocabulary;
  * access-log line, the {@code reason} label of the close metrics and the registry record.
  */
 public enum CloseReason {
-  /** The peer closed its side in order (FIN, or an orderly close seen as end of stream). */
+  /**
+   * The connection ended in order: both sides sent their FIN after their last byte, and everything was delivered
+   * (with {@code close.half-close: false}, the first FIN ended it). The side is the one whose FIN came first.
+   */
   PEER_CLOSED,
   /** The peer reset the connection (RST, ECONNRESET, EPIPE). */
   PEER_RESET,
@@ -19,6 +22,8 @@ public enum CloseReason {
   CONNECT_TIMEOUT,
   /** No byte moved in either direction for {@code idle-timeout}. */
   IDLE_TIMEOUT,
+  /** One side had sent its FIN and no byte moved for {@code close.half-closed-timeout}. */
+  HALF_CLOSED_TIMEOUT,
   /** A sink held more than {@code buffer.hard-limit} bytes not yet written. */
   OVERFLOW,
   /** An operator closed it through the admin API. */

@@ -1,0 +1,18 @@
+package dev.ferry.proxy;
+
+import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.Side;
+
+/**
+ * What a {@link Relay} tells its connection: its {@link Faults}, and the in-order end of its direction, step by step.
+ * A FIN is not a fault and never a release by itself: the connection publishes {@code PEER_CLOSED} once both
+ * directions ended (or the first, with {@code close.half-close: false}).
+ */
+interface RelayEvents extends Faults {
+
+  /** {@code side} sent its FIN after its last byte, which has been read. */
+  void finReceived(Side side);
+
+  /** Every byte of {@code direction} was written and its FIN sent on. */
+  void ended(Direction direction);
+}
