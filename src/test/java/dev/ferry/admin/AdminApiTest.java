@@ -91,6 +91,7 @@ class AdminApiTest {
 
   @Test
   void boundsTheListingByLimit() throws Exception {
+    int before = backend.accepted().size();
     Peer a = ferry.connect();
     Peer b = ferry.connect();
     a.write("a");
@@ -101,6 +102,12 @@ class AdminApiTest {
     assertThat(page.getJsonArray("connections")).hasSize(1);
     a.close();
     b.close();
+    // Each upstream sees its client's FIN and closes in turn: the connections end in order.
+    for (int n = before + 1; n <= before + 2; n++) {
+      Peer upstream = backend.awaitAccepted(n);
+      upstream.awaitClosedByPeer();
+      upstream.close();
+    }
     ferry.assertReleasedCleanly();
   }
 

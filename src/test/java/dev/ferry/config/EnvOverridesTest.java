@@ -25,6 +25,8 @@ class EnvOverridesTest {
         Map.entry("FERRY_CONNECT_TIMEOUT", "connect.timeout"),
         Map.entry("FERRY_CONNECT_ATTEMPTS", "connect.attempts"),
         Map.entry("FERRY_IDLE_TIMEOUT", "idle-timeout"),
+        Map.entry("FERRY_HALF_CLOSE", "close.half-close"),
+        Map.entry("FERRY_HALF_CLOSED_TIMEOUT", "close.half-closed-timeout"),
         Map.entry("FERRY_DRAIN_TIMEOUT", "shutdown.drain-timeout"),
         Map.entry("FERRY_REGISTRY_SHARDS", "registry.shards"),
         Map.entry("FERRY_ECHO_ENABLED", "echo.enabled"),
@@ -47,6 +49,8 @@ class EnvOverridesTest {
         Map.entry("FERRY_CONNECT_TIMEOUT", "250ms"),
         Map.entry("FERRY_CONNECT_ATTEMPTS", "5"),
         Map.entry("FERRY_IDLE_TIMEOUT", "0"),
+        Map.entry("FERRY_HALF_CLOSE", "false"),
+        Map.entry("FERRY_HALF_CLOSED_TIMEOUT", "30s"),
         Map.entry("FERRY_DRAIN_TIMEOUT", "1m"),
         Map.entry("FERRY_REGISTRY_SHARDS", "16"),
         Map.entry("FERRY_ECHO_ENABLED", "FALSE"),
@@ -64,6 +68,8 @@ class EnvOverridesTest {
     assertThat(options.connectTimeout()).isEqualTo(Duration.ofMillis(250));
     assertThat(options.connectAttempts()).isEqualTo(5);
     assertThat(options.idleTimeout()).isZero();
+    assertThat(options.halfClose()).isFalse();
+    assertThat(options.halfClosedTimeout()).isEqualTo(Duration.ofSeconds(30));
     assertThat(options.drainTimeout()).isEqualTo(Duration.ofMinutes(1));
     assertThat(options.registryShards()).isEqualTo(16);
     assertThat(options.echoEnabled()).isFalse();

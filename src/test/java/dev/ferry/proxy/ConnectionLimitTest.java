@@ -31,7 +31,7 @@ class ConnectionLimitTest {
 
   @Test
   void closesClientsOverMaxConnectionsWithLimitAndAdmitsAgainWhenOneLeaves() throws Exception {
-    try (Backend backend = new Backend(peer -> peer.write(peer.readExactly(2)));
+    try (Backend backend = new Backend(Backend.closingAtEof(peer -> peer.write(peer.readExactly(2))));
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).setMaxConnections(2))) {
       Peer a = ferry.connect();
       Peer b = ferry.connect();

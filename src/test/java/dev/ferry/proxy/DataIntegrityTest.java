@@ -30,7 +30,10 @@ class DataIntegrityTest {
   void uploadArrivesIntactAtASlowUpstreamEvenWhenTheClientClosesRightAfter() throws Exception {
     byte[] data = Peer.randomBytes(SIZE, 1);
     CompletableFuture<Digest> received = new CompletableFuture<>();
-    try (Backend backend = new Backend(peer -> received.complete(peer.readToEnd(SLOW)));
+    try (Backend backend = new Backend(peer -> {
+           received.complete(peer.readToEnd(SLOW));
+           peer.close();
+         });
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
            .setBufferSoftLimit(64 * 1024).setCloseFlushTimeout(Duration.ofSeconds(20))
            .setReleaseTimeout(Duration.ofSeconds(30)))) {
@@ -48,14 +51,18 @@ class DataIntegrityTest {
 
   /**
    * A fire-and-forget client (syslog, metrics push): it sends and closes before any upstream has answered. Its
-   * bytes are held while Ferry keeps connecting, then delivered, and only then is the upstream closed.
+   * bytes are held while Ferry keeps connecting, then delivered with its FIN; the connection ends when the upstream
+   * closes in turn.
    */
   @Test
   void deliversWhatAClientSentBeforeClosingWhileTheUpstreamWasStillConnecting() throws Exception {
     byte[] data = Peer.randomBytes(100_000, 4);
     CompletableFuture<Digest> received = new CompletableFuture<>();
     try (Blackhole silent = new Blackhole();
-         Backend sink = new Backend(peer -> received.complete(peer.readToEnd(Duration.ZERO)));
+         Backend sink = new Backend(peer -> {
+           received.complete(peer.readToEnd(Duration.ZERO));
+           peer.close();
+         });
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(silent.address(), sink.address())
            .setConnectTimeout(Duration.ofMillis(400)).setConnectAttempts(2))) {
       Peer client = ferry.connect();
@@ -81,6 +88,7 @@ class DataIntegrityTest {
            .setReleaseTimeout(Duration.ofSeconds(30)))) {
       Peer client = ferry.connect();
       Digest got = client.readToEnd(SLOW);
+      client.close();
 
       assertThat(got).isEqualTo(Digest.of(data));
       JsonObject line = ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.UPSTREAM);

@@ -53,9 +53,10 @@ class PeerFaultTest {
   }
 
   @Test
-  void closesUpstreamWhenClientSendsFin() throws IOException {
+  void forwardsTheClientsFinAndEndsInOrderWhenTheUpstreamClosesInTurn() throws IOException {
     client.finish();
     upstream.awaitClosedByPeer();
+    upstream.close();
     client.awaitClosedByPeer();
     ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.CLIENT);
     ferry.assertReleasedCleanly();
@@ -70,9 +71,10 @@ class PeerFaultTest {
   }
 
   @Test
-  void closesClientWhenUpstreamSendsFin() throws IOException {
+  void forwardsTheUpstreamsFinAndEndsInOrderWhenTheClientClosesInTurn() throws IOException {
     upstream.finish();
     client.awaitClosedByPeer();
+    client.close();
     upstream.awaitClosedByPeer();
     ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.UPSTREAM);
     ferry.assertReleasedCleanly();

@@ -19,7 +19,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * {@code splice: true}: a direction whose reads keep filling {@link BufferRelay#SPLICE_READ} bytes moves the rest
+ * {@code splice: true}: a direction whose read bursts keep bringing {@link Splicer#FULL_READ} bytes moves the rest
  * with splice(2). The bytes still arrive intact and in order, faults still end the connection once with the right reason,
  * the byte count is exact up to less than one chunk, and a spliced connection that still moves bytes is not idle.
  * Each test also checks that splicing really happened ({@code ferry_splice_started_total}) or did not.
@@ -32,7 +32,10 @@ class SpliceTest {
   void uploadArrivesIntactAtASlowUpstreamWhenTheBulkDirectionSplices() throws Exception {
     byte[] data = Peer.randomBytes(SIZE, 11);
     CompletableFuture<Digest> received = new CompletableFuture<>();
-    try (Backend backend = new Backend(peer -> received.complete(peer.readToEnd(Duration.ofMillis(1))));
+    try (Backend backend = new Backend(peer -> {
+           received.complete(peer.readToEnd(Duration.ofMillis(1)));
+           peer.close();
+         });
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).setSplice(true)
            .setCloseFlushTimeout(Duration.ofSeconds(20)).setReleaseTimeout(Duration.ofSeconds(30)))) {
       Peer client = ferry.connect();
@@ -45,7 +48,7 @@ class SpliceTest {
       assertThat(ferry.metrics().spliceStartedTotal(Direction.UPSTREAM)).isEqualTo(1);
       assertThat(ferry.metrics().spliceStartedTotal(Direction.DOWNSTREAM)).isZero();
       // Exact up to the chunk in flight when the client ended.
-      assertThat(line.getLong("bytes_upstream")).isBetween((long) SIZE - BufferRelay.SPLICE_CHUNK, (long) SIZE);
+      assertThat(line.getLong("bytes_upstream")).isBetween((long) SIZE - Splicer.CHUNK, (long) SIZE);
       ferry.assertReleasedCleanly();
     }
   }
@@ -53,19 +56,31 @@ class SpliceTest {
   @Test
   void downloadArrivesIntactAtASlowClientWhenTheUpstreamClosesRightAfterSplicing() throws Exception {
     byte[] data = Peer.randomBytes(SIZE, 16);
+    java.util.concurrent.atomic.AtomicReference<FerryHarness> running = new java.util.concurrent.atomic.AtomicReference<>();
     try (Backend backend = new Backend(peer -> {
-           peer.write(data);
+           // The FIN goes out only once the download splices: a FIN that finds the whole download still in Ferry's
+           // receive buffer makes Netty read it at once, in buffers too small to count as a bulk stream.
+           int half = SIZE / 2;
+           peer.write(java.util.Arrays.copyOf(data, half));
+           Await.until("the download splices", () -> running.get().metrics().spliceStartedTotal(Direction.DOWNSTREAM) == 1);
+           peer.write(java.util.Arrays.copyOfRange(data, half, SIZE));
            peer.finish();
          });
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).setSplice(true)
            .setCloseFlushTimeout(Duration.ofSeconds(20)).setReleaseTimeout(Duration.ofSeconds(30)))) {
+      running.set(ferry);
       Peer client = ferry.connect();
-      Digest got = client.readToEnd(Duration.ofMillis(1));
+      // The first half at full speed, so that reads fill and the stream counts as bulk; the rest slowly, so that
+      // the upstream's FIN finds bytes still in the socket behind the splice.
+      byte[] first = client.readExactly(SIZE / 2);
+      Digest rest = client.readToEnd(Duration.ofMillis(1));
+      client.close();
 
-      assertThat(got).isEqualTo(Digest.of(data));
+      assertThat(first).isEqualTo(java.util.Arrays.copyOf(data, SIZE / 2));
+      assertThat(rest).isEqualTo(Digest.of(java.util.Arrays.copyOfRange(data, SIZE / 2, SIZE)));
       JsonObject line = ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.UPSTREAM);
       assertThat(ferry.metrics().spliceStartedTotal(Direction.DOWNSTREAM)).isEqualTo(1);
-      assertThat(line.getLong("bytes_downstream")).isBetween((long) SIZE - BufferRelay.SPLICE_CHUNK, (long) SIZE);
+      assertThat(line.getLong("bytes_downstream")).isBetween((long) SIZE - Splicer.CHUNK, (long) SIZE);
       ferry.assertReleasedCleanly();
     }
   }

@@ -36,9 +36,11 @@ class UpstreamSelectionTest {
       for (Peer client : clients) {
         client.close();
       }
+      // Each upstream sees the client's FIN, then closes its own side: the connection ends in order.
       for (Backend backend : List.of(a, b, c)) {
         for (Peer upstream : backend.accepted()) {
           upstream.awaitClosedByPeer();
+          upstream.close();
         }
       }
       ferry.assertReleasedCleanly();
@@ -49,7 +51,7 @@ class UpstreamSelectionTest {
   @Test
   void triesTheNextUpstreamWhenOneRefuses() throws Exception {
     UpstreamAddress refusing = Backend.refusingAddress();
-    try (Backend healthy = new Backend(peer -> peer.write(peer.readExactly(5)));
+    try (Backend healthy = new Backend(Backend.closingAtEof(peer -> peer.write(peer.readExactly(5))));
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(refusing, healthy.address()))) {
       Peer client = ferry.connect();
       client.write("hello");
@@ -57,7 +59,6 @@ class UpstreamSelectionTest {
       client.close();
       JsonObject line = ferry.assertClosedFor(client, CloseReason.PEER_CLOSED, Side.CLIENT);
       assertThat(line.getString("upstream")).isEqualTo(healthy.address().toString());
-      healthy.awaitAccepted(1).awaitClosedByPeer();
       ferry.assertReleasedCleanly();
     }
   }
@@ -67,7 +68,7 @@ class UpstreamSelectionTest {
     byte[] early = new byte[200_000];
     new java.util.Random(7).nextBytes(early);
     try (Blackhole silent = new Blackhole();
-         Backend echo = new Backend(peer -> peer.write(peer.readExactly(early.length + 4)));
+         Backend echo = new Backend(Backend.closingAtEof(peer -> peer.write(peer.readExactly(early.length + 4))));
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(silent.address(), echo.address())
            .setConnectTimeout(Duration.ofMillis(500)).setConnectAttempts(2))) {
       Peer client = ferry.connect();
@@ -86,7 +87,7 @@ class UpstreamSelectionTest {
 
   @Test
   void resolvesUpstreamHostnamesAtConnectTime() throws Exception {
-    try (Backend named = new Backend(peer -> peer.write(peer.readExactly(4)))) {
+    try (Backend named = new Backend(Backend.closingAtEof(peer -> peer.write(peer.readExactly(4))))) {
       UpstreamAddress byName = new UpstreamAddress("localhost", named.address().port());
       try (FerryHarness ferry = FerryHarness.start(FerryHarness.options(byName))) {
         Peer client = ferry.connect();

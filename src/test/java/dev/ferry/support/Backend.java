@@ -27,6 +27,18 @@ public final class Backend implements AutoCloseable {
 
   public static final Behaviour HOLD = peer -> { };
 
+  /**
+   * Serves as {@code behaviour} does, then as a well-behaved server ends a connection: it reads to the client's FIN
+   * and closes. A proxy with half-close forwards a client's FIN and waits for the server's own.
+   */
+  public static Behaviour closingAtEof(Behaviour behaviour) {
+    return peer -> {
+      behaviour.serve(peer);
+      peer.readToEnd(java.time.Duration.ZERO);
+      peer.close();
+    };
+  }
+
   private final ServerSocket server;
   private final Behaviour behaviour;
   private final List<Peer> accepted = new CopyOnWriteArrayList<>();
@@ -38,7 +50,19 @@ public final class Backend implements AutoCloseable {
   });
 
   public Backend(Behaviour behaviour) throws IOException {
-    this.server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+    this(behaviour, 0);
+  }
+
+  /**
+   * @param receiveBuffer the receive buffer of accepted connections in bytes (0: the system's); small, a backend that
+   *                      does not read stops its sender quickly
+   */
+  public Backend(Behaviour behaviour, int receiveBuffer) throws IOException {
+    this.server = new ServerSocket();
+    if (receiveBuffer > 0) {
+      server.setReceiveBufferSize(receiveBuffer);
+    }
+    server.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
     this.behaviour = behaviour;
     threads.execute(this::acceptLoop);
   }

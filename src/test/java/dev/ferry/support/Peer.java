@@ -29,7 +29,18 @@ public final class Peer implements AutoCloseable {
   }
 
   public static Peer connect(int port) throws IOException {
+    return connect(port, 0);
+  }
+
+  /**
+   * Connects with a receive buffer of {@code receiveBuffer} bytes (0: the system's), set before the handshake so the
+   * window it announces is small: a peer that does not read then stops its sender quickly.
+   */
+  public static Peer connect(int port, int receiveBuffer) throws IOException {
     Socket s = new Socket();
+    if (receiveBuffer > 0) {
+      s.setReceiveBufferSize(receiveBuffer);
+    }
     s.connect(new InetSocketAddress("127.0.0.1", port), 5000);
     s.setTcpNoDelay(true);
     return new Peer(s);
