@@ -56,26 +56,36 @@ final class PodManifest {
    * @param hostPorts   container port name to a free loopback port on the host
    */
   static PodManifest render(String runId, String image, String upstream, Map<String, Integer> hostPorts) {
-    Deployment deployment;
-    ConfigMap configMap;
-    String source;
     Path kubectl = Tools.kubectl();
-    if (kubectl != null) {
-      Tools.Result r = Tools.run(List.of(kubectl.toString(), "kustomize", Manifests.K8S.toString()), null,
-        Duration.ofSeconds(60));
-      if (r.exit() != 0) {
-        throw new AssertionError("kubectl kustomize k8s:\n" + r.output());
-      }
-      deployment = SERIALIZATION.unmarshal(document(r.output(), "Deployment", "ferry"), Deployment.class);
-      configMap = SERIALIZATION.unmarshal(document(r.output(), "ConfigMap", "ferry-config"), ConfigMap.class);
-      source = "kubectl kustomize k8s";
-    } else {
-      Manifests k8s = Manifests.load();
-      deployment = k8s.one(Deployment.class, "ferry");
-      configMap = k8s.one(ConfigMap.class, "ferry-config");
-      source = "the k8s/ model (no kubectl)";
+    return change(kubectl != null ? kustomized(kubectl) : modelled(), runId, image, upstream, hostPorts);
+  }
+
+  /** The Deployment and ConfigMap before any change, and where they came from. */
+  record Source(Deployment deployment, ConfigMap configMap, String name) {
+  }
+
+  static Source kustomized(Path kubectl) {
+    Tools.Result r = Tools.run(List.of(kubectl.toString(), "kustomize", Manifests.K8S.toString()), null,
+      Duration.ofSeconds(60));
+    if (r.exit() != 0) {
+      throw new AssertionError("kubectl kustomize k8s:\n" + r.output());
     }
-    Deployment original = SERIALIZATION.clone(deployment);
+    return new Source(SERIALIZATION.unmarshal(document(r.output(), "Deployment", "ferry"), Deployment.class),
+      SERIALIZATION.unmarshal(document(r.output(), "ConfigMap", "ferry-config"), ConfigMap.class),
+      "kubectl kustomize k8s");
+  }
+
+  static Source modelled() {
+    Manifests k8s = Manifests.load();
+    return new Source(k8s.one(Deployment.class, "ferry"), k8s.one(ConfigMap.class, "ferry-config"),
+      "the k8s/ model (no kubectl)");
+  }
+
+  static PodManifest change(Source from, String runId, String image, String upstream, Map<String, Integer> hostPorts) {
+    Deployment deployment = SERIALIZATION.clone(from.deployment());
+    ConfigMap configMap = SERIALIZATION.clone(from.configMap());
+    String source = from.name();
+    Deployment original = SERIALIZATION.clone(from.deployment());
     String configName = configMap.getMetadata().getName() + "-podtest-" + runId;
 
     deployment.getMetadata().setName(deployment.getMetadata().getName() + "-podtest-" + runId);

@@ -17,8 +17,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.SocketException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -26,9 +28,12 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -95,7 +100,7 @@ class PodmanPodTest {
   private static void buildImage(String buildBase, String runtimeBase) throws IOException {
     Path m2 = Path.of(System.getProperty("user.home"), ".m2");
     Files.createDirectories(m2);
-    List<String> args = new java.util.ArrayList<>(List.of("build", "--file", "k8s/Dockerfile",
+    List<String> args = new ArrayList<>(List.of("build", "--file", "k8s/Dockerfile",
       "--build-arg", "BUILD_IMAGE=" + buildBase, "--build-arg", "RUNTIME_IMAGE=" + runtimeBase,
       "--network", "host", "--volume", m2 + ":/root/.m2", "--label", "dev.ferry.test=podman-pod", "--tag", IMAGE));
     Path trust = Path.of(System.getProperty("java.home"), "lib", "security", "cacerts");
@@ -278,7 +283,7 @@ class PodmanPodTest {
           out.flush();
         }
       }
-    } catch (java.net.SocketException closed) {
+    } catch (SocketException closed) {
       // closed by Ferry or by the test's clean-up
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -298,7 +303,7 @@ class PodmanPodTest {
       try {
         client.write(payload);
       } catch (IOException e) {
-        throw new java.io.UncheckedIOException(e);
+        throw new UncheckedIOException(e);
       }
     });
     byte[] back = client.readExactly(payload.length);
@@ -350,7 +355,7 @@ class PodmanPodTest {
 
   /** Mount point to its per-mount options, from /proc/<pid>/mountinfo (field 5 and 6). */
   private static Map<String, String> mountOptions(String mountinfo) {
-    Map<String, String> options = new java.util.HashMap<>();
+    Map<String, String> options = new HashMap<>();
     for (String line : mountinfo.split("\n")) {
       String[] f = line.split(" ");
       if (f.length > 5) {
@@ -362,7 +367,7 @@ class PodmanPodTest {
 
   /** Label value captured by group 1 to the sample value, for every line of a Prometheus text page that matches. */
   private static Map<String, Double> samples(String page, String series) {
-    Map<String, Double> found = new java.util.TreeMap<>();
+    Map<String, Double> found = new TreeMap<>();
     Matcher m = Pattern.compile("(?m)^" + series + " (\\S+)$").matcher(page);
     while (m.find()) {
       found.put(m.group(1), Double.parseDouble(m.group(2)));
