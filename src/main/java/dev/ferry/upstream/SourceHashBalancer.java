@@ -44,7 +44,7 @@ final class SourceHashBalancer implements Balancer {
     return best;
   }
 
-  /** -ln(u) / weight: an exponential variable of rate {@code weight}; the minimum of several falls to each by weight. */
+  /** -ln(u) / weight: exponential with rate {@code weight}; the minimum of several falls to each by its weight. */
   static double score(long clientKey, long upstreamKey, int weight) {
     long h = SourceHash.mix(clientKey ^ upstreamKey);
     double u = ((h >>> 11) + 0.5) * 0x1.0p-53;

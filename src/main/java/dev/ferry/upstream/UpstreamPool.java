@@ -271,7 +271,8 @@ public final class UpstreamPool implements AutoCloseable {
     }
     int change = u.checked(ticker.nanos(), new Upstream.LastCheck(ticker.epochMillis(), result, detail));
     if (change > 0) {
-      log.info("conn=- route {}: upstream {} is UP: {} checks passed", route, u, options.active().rise());
+      log.info("conn=- route {}: upstream {} is UP: passed {} check(s) in a row", route, u,
+        options.active().rise());
     } else if (change < 0) {
       log.warn("conn=- route {}: upstream {} is DOWN: check {}: {}", route, u, result.label(), detail);
     }

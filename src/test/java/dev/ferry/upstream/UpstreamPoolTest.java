@@ -392,14 +392,15 @@ class UpstreamPoolTest {
 
     String scrape = prometheus.scrape();
 
-    assertThat(scrape).contains("ferry_upstream_connect_total{outcome=\"success\",route=\"db\",upstream=\"10.0.0.1:5432\"} 1.0")
+    assertThat(scrape)
+      .contains("ferry_upstream_connect_total{outcome=\"success\",route=\"db\",upstream=\"10.0.0.1:5432\"} 1.0")
       .contains("ferry_upstream_connect_seconds_count{outcome=\"success\"} 1")
       .contains("ferry_upstream_up{route=\"db\",upstream=\"10.0.0.1:5432\"} 1.0")
       .contains("ferry_upstream_active_connections{route=\"db\",upstream=\"10.0.0.1:5432\"} 0.0")
       .contains("ferry_upstream_ejections_total{route=\"db\",upstream=\"10.0.0.1:5432\"} 0.0")
       .contains("ferry_route_panic{route=\"db\"} 0.0")
       .contains("ferry_route_panic_entries_total{route=\"db\"} 0.0");
-    MeterRegistry unused = prometheus;
-    assertThat(unused.find(MetricNames.UPSTREAM_UP).gauges()).extracting(Gauge::value).containsExactly(1.0);
+    MeterRegistry asMicrometer = prometheus;
+    assertThat(asMicrometer.find(MetricNames.UPSTREAM_UP).gauges()).extracting(Gauge::value).containsExactly(1.0);
   }
 }
