@@ -90,6 +90,7 @@ public final class UpstreamPool implements AutoCloseable {
     this.registry = Objects.requireNonNull(registry, "registry");
     this.ticker = Objects.requireNonNull(ticker, "ticker");
     this.seeds = new SplittableRandom(seed);
+    requireUpstreams(options);
     this.panicEntries = Counter.builder(MetricNames.ROUTE_PANIC_ENTRIES)
       .description("Times the route's pool entered panic").tag(MetricNames.TAG_ROUTE, route).register(registry);
     replace(options);
@@ -114,14 +115,6 @@ public final class UpstreamPool implements AutoCloseable {
   /** The current upstream with this label, or null. */
   public Upstream upstream(String label) {
     return members.byLabel(label);
-  }
-
-  Members members() {
-    return members;
-  }
-
-  Ticker ticker() {
-    return ticker;
   }
 
   // ---- choosing ---------------------------------------------------------------------------------------------
@@ -326,9 +319,7 @@ public final class UpstreamPool implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("route " + route + ": pool closed");
     }
-    if (next.upstreams().isEmpty()) {
-      throw new IllegalArgumentException("route " + route + ": a pool needs at least one upstream");
-    }
+    requireUpstreams(next);
     long now = ticker.nanos();
     Members old = members;
     Map<String, Upstream> current = new HashMap<>();
@@ -372,6 +363,12 @@ public final class UpstreamPool implements AutoCloseable {
         list.size() - added, added, current.size(), next.balance().configValue());
     }
     inPanic();
+  }
+
+  private void requireUpstreams(PoolOptions next) {
+    if (next.upstreams().isEmpty()) {
+      throw new IllegalArgumentException("route " + route + ": a pool needs at least one upstream");
+    }
   }
 
   /** What {@code GET /routes} shows of this route. */

@@ -228,6 +228,10 @@ class UpstreamPoolTest {
     assertThatThrownBy(() -> pool.replace(pool.options().withUpstreams(List.of())))
       .isInstanceOf(IllegalArgumentException.class);
     assertThat(pool.upstreams()).hasSize(1);
+    assertThatThrownBy(() -> new UpstreamPool("empty", PoolOptions.of(List.of()), registry, ticker, 1))
+      .isInstanceOf(IllegalArgumentException.class);
+    assertThat(registry.find(MetricNames.ROUTE_PANIC_ENTRIES).tag(MetricNames.TAG_ROUTE, "empty").meters())
+      .as("a pool refused at creation leaves no meter behind").isEmpty();
   }
 
   @Test
