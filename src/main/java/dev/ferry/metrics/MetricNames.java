@@ -36,11 +36,34 @@ public final class MetricNames {
   /** {@code ferry_upstream_connect_seconds{outcome}}: one upstream connect attempt. */
   public static final String UPSTREAM_CONNECT = "ferry.upstream.connect";
 
+  // Upstream pools (dev.ferry.upstream), labelled only by configured names: route and upstream ("host:port").
+  /** {@code ferry_upstream_up{route,upstream}}: 1 while the upstream is eligible for new clients (ready, healthy). */
+  public static final String UPSTREAM_UP = "ferry.upstream.up";
+  /** {@code ferry_upstream_active_connections{route,upstream}}: clients assigned to the upstream and not yet done. */
+  public static final String UPSTREAM_ACTIVE_CONNECTIONS = "ferry.upstream.active.connections";
+  /**
+   * {@code ferry_upstream_connect_total{route,upstream,outcome}}: connect attempts by upstream. A counter under the
+   * same base name as the {@link #UPSTREAM_CONNECT} timer: Prometheus sees two families,
+   * {@code ferry_upstream_connect_seconds} and {@code ferry_upstream_connect_total}.
+   */
+  public static final String UPSTREAM_CONNECTS = "ferry.upstream.connect";
+  /** {@code ferry_upstream_ejections_total{route,upstream}}: passive-health ejections. */
+  public static final String UPSTREAM_EJECTIONS = "ferry.upstream.ejections";
+  /** {@code ferry_health_checks_total{route,upstream,result}}: active health checks by result (when enabled). */
+  public static final String HEALTH_CHECKS = "ferry.health.checks";
+  /** {@code ferry_route_panic{route}}: 1 while the route's pool is in panic (health ignored). */
+  public static final String ROUTE_PANIC = "ferry.route.panic";
+  /** {@code ferry_route_panic_entries_total{route}}: times the pool entered panic. */
+  public static final String ROUTE_PANIC_ENTRIES = "ferry.route.panic.entries";
+
   public static final String TAG_REASON = "reason";
   public static final String TAG_SIDE = "side";
   public static final String TAG_KIND = "kind";
   public static final String TAG_DIRECTION = "direction";
   public static final String TAG_OUTCOME = "outcome";
+  public static final String TAG_ROUTE = "route";
+  public static final String TAG_UPSTREAM = "upstream";
+  public static final String TAG_RESULT = "result";
 
   private MetricNames() {
   }
