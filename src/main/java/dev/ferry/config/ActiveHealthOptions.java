@@ -115,8 +115,8 @@ public record ActiveHealthOptions(boolean enabled, Duration interval, Duration t
     Objects.requireNonNull(json, "json");
     ConfigReader.checkKeys(json, prefix, KEYS);
     Boolean enabled = ConfigReader.bool(json.getValue("enabled"), ConfigPaths.path(prefix, "enabled"));
-    Duration interval = ConfigReader.duration(json.getValue("interval"), ConfigPaths.path(prefix, "interval"), true);
-    Duration timeout = ConfigReader.duration(json.getValue("timeout"), ConfigPaths.path(prefix, "timeout"), true);
+    Duration interval = ConfigReader.duration(json.getValue("interval"), ConfigPaths.path(prefix, "interval"));
+    Duration timeout = ConfigReader.duration(json.getValue("timeout"), ConfigPaths.path(prefix, "timeout"));
     Integer rise = ConfigPaths.integer(json.getValue("rise"), ConfigPaths.path(prefix, "rise"), 1, MAX_RISE_FALL);
     Integer fall = ConfigPaths.integer(json.getValue("fall"), ConfigPaths.path(prefix, "fall"), 1, MAX_RISE_FALL);
     String send = ConfigReader.string(json.getValue("send"), ConfigPaths.path(prefix, "send"));

@@ -53,7 +53,13 @@ public final class ConfigLoader {
     String source = file;
     return raw
         .map(json -> {
-          FerryOptions options = new FerryOptions(EnvOverrides.apply(json, env));
+          FerryOptions options = FerryOptions.fromJson(EnvOverrides.apply(json, env));
+          for (RouteOptions route : options.routes()) {
+            if (route.idleTimeout().isZero()) {
+              LOG.warn("conn=- {}idle-timeout is 0: idle connections are never closed",
+                  options.shorthand() ? "" : "routes[" + route.name() + "].");
+            }
+          }
           LOG.debug("conn=- configuration loaded from {}: {}", source == null ? "defaults" : source, options);
           return options;
         })

@@ -91,6 +91,36 @@ final class ConfigPaths {
     return d.toNanos() % 1_000_000 == 0 && !d.isNegative() ? Values.formatDuration(d) : d.toNanos() + "ns";
   }
 
+  /** Throws unless {@code host} is set and not blank. */
+  static String checkHost(String key, String host) {
+    checkNotNull(key, host);
+    if (host.isBlank()) {
+      throw new ConfigException(key, "must not be empty");
+    }
+    return host;
+  }
+
+  /** Throws {@code key: must be greater than 0, got 0s} unless {@code value} is positive; null is rejected. */
+  static Duration checkPositive(String key, Duration value) {
+    checkNotNull(key, value);
+    if (value.isNegative()) {
+      throw new ConfigException(key, "must not be negative, got " + shown(value));
+    }
+    if (value.isZero()) {
+      throw new ConfigException(key, "must be greater than 0, got " + shown(value));
+    }
+    return value;
+  }
+
+  /** Throws unless {@code value} is zero or positive; null is rejected. */
+  static Duration checkNotNegative(String key, Duration value) {
+    checkNotNull(key, value);
+    if (value.isNegative()) {
+      throw new ConfigException(key, "must not be negative, got " + shown(value));
+    }
+    return value;
+  }
+
   static <T> T checkNotNull(String key, T value) {
     if (value == null) {
       throw new ConfigException(key, "must be set");

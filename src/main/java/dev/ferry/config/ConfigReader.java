@@ -59,18 +59,12 @@ final class ConfigReader {
     return section;
   }
 
+  /**
+   * An integer, converted only: the range is the rule of the options type that holds it. {@code min} and {@code max}
+   * phrase the one case the type cannot see, a number beyond the int range.
+   */
   static Integer integer(Object value, String key, int min, int max) {
-    if (value == null) {
-      return null;
-    }
-    BigInteger n = integral(value);
-    if (n == null) {
-      throw new ConfigException(key, "must be an integer, got " + Values.describe(value));
-    }
-    if (n.compareTo(BigInteger.valueOf(min)) < 0 || n.compareTo(BigInteger.valueOf(max)) > 0) {
-      throw new ConfigException(key, Values.between(min, max, n));
-    }
-    return n.intValue();
+    return ConfigPaths.integer(value, key, min, max);
   }
 
   static String string(Object value, String key) {
@@ -113,8 +107,11 @@ final class ConfigReader {
     }
   }
 
-  /** A duration: integer milliseconds or {@code <digits><ms|s|m|h>}. */
-  static Duration duration(Object value, String key, boolean allowZero) {
+  /**
+   * A duration: integer milliseconds or {@code <digits><ms|s|m|h>}. A negative one is refused here, with the text as
+   * written; whether 0 is allowed is the rule of the options type that holds it.
+   */
+  static Duration duration(Object value, String key) {
     if (value == null) {
       return null;
     }
@@ -145,13 +142,13 @@ final class ConfigReader {
     if (ms.compareTo(LONG_MAX) > 0) {
       throw new ConfigException(key, "is too large, got " + shown);
     }
-    if (!allowZero && ms.signum() == 0) {
-      throw new ConfigException(key, "must be greater than 0, got " + shown);
-    }
     return Duration.ofMillis(ms.longValue());
   }
 
-  /** A byte count: an integer or {@code <digits><KiB|MiB|GiB>}. */
+  /**
+   * A byte count: an integer or {@code <digits><KiB|MiB|GiB>}, converted only: the range is the rule of the options
+   * type that holds it; {@code min} and {@code max} phrase a count beyond the int range.
+   */
   static Integer size(Object value, String key, int min, int max) {
     if (value == null) {
       return null;
@@ -173,7 +170,8 @@ final class ConfigReader {
       }
       shown = bytes.toString();
     }
-    if (bytes.compareTo(BigInteger.valueOf(min)) < 0 || bytes.compareTo(BigInteger.valueOf(max)) > 0) {
+    // Beyond the int range the options type cannot see the value: its rule is phrased here, with the text as written.
+    if (bytes.compareTo(BigInteger.valueOf(Integer.MAX_VALUE)) > 0) {
       throw new ConfigException(key, Values.between(min, max, shown));
     }
     return bytes.intValue();

@@ -1,6 +1,7 @@
 package dev.ferry.config;
 
 import io.vertx.core.Vertx;
+import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -8,13 +9,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeSet;
-import java.util.function.Consumer;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Re-reads the config file every scan period and hands a changed, valid upstream list to a callback; every other
- * key is fixed until restart.
+ * Re-reads the config file every scan period and hands each route's changed, valid pool (its upstreams, weights,
+ * balancing, health checks) to a callback; every other key, a route's listen address among them, is fixed until
+ * restart.
  *
  * <p>Each scan goes through {@link ConfigLoader#load} (vertx-config's file store, then the same {@code FERRY_*}
  * overrides as at start-up), so a reload sees exactly what a restart would. A one-shot read per scan, rather than a
@@ -22,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * scan that fails.
  *
  * <p>Invariants: at most one read is in flight (the next scan is scheduled when a read completes); the callback
- * only ever receives a non-empty list that differs from the last one it received (or the start-up one); a rejected
- * or ignored file leaves the running configuration unchanged, and each distinct problem is logged once.
+ * only ever receives, for a route that exists, a pool with upstreams that differs from the last one it received for
+ * it (or the start-up one); a rejected or ignored file leaves the running configuration unchanged, and each distinct
+ * problem is logged once.
  */
 public final class ConfigWatcher implements AutoCloseable {
 
@@ -35,7 +38,7 @@ public final class ConfigWatcher implements AutoCloseable {
   private final String path;
   private final Map<String, String> env;
   private final Duration scanPeriod;
-  private final Consumer<List<UpstreamAddress>> onUpstreams;
+  private final BiConsumer<String, PoolOptions> onPool;
   // Touched only from the timer/load callbacks, which run one at a time (one read in flight).
   private FerryOptions applied;
   private JsonObject lastSeen;
@@ -45,22 +48,22 @@ public final class ConfigWatcher implements AutoCloseable {
 
   /**
    * @param running the options Ferry started with (the baseline for "changed")
-   * @param onUpstreams receives each new upstream list; called on a Vert.x event loop
+   * @param onPool receives each route's new pool (by route name); called on a Vert.x event loop
    */
   public ConfigWatcher(Vertx vertx, String path, Map<String, String> env, FerryOptions running, Duration scanPeriod,
-      Consumer<List<UpstreamAddress>> onUpstreams) {
+      BiConsumer<String, PoolOptions> onPool) {
     this.vertx = Objects.requireNonNull(vertx, "vertx");
     this.path = Objects.requireNonNull(path, "path");
     this.env = Map.copyOf(env);
     this.applied = Objects.requireNonNull(running, "running");
     this.lastSeen = running.toJson();
     this.scanPeriod = scanPeriod.isZero() || scanPeriod.isNegative() ? DEFAULT_SCAN_PERIOD : scanPeriod;
-    this.onUpstreams = Objects.requireNonNull(onUpstreams, "onUpstreams");
+    this.onPool = Objects.requireNonNull(onPool, "onPool");
   }
 
   /** Starts scanning; the first scan runs one period from now. */
   public ConfigWatcher start() {
-    log.info("conn=- config reload: watching {} every {} ms (upstreams only)", path, scanPeriod.toMillis());
+    log.info("conn=- config reload: watching {} every {} ms (each route's pool only)", path, scanPeriod.toMillis());
     schedule();
     return this;
   }
@@ -97,21 +100,69 @@ public final class ConfigWatcher implements AutoCloseable {
     }
     lastSeen = json;
     lastProblem = null;
-    if (next.upstreams().isEmpty()) {
-      // Valid at start-up (echo), but switching a running proxy to the embedded echo upstream is not a reload.
-      reject(new ConfigException("upstreams", "must not be empty on reload (the embedded echo upstream needs a restart)"));
+    // Every key but the pools of routes that keep their name needs a restart (a listen address among them).
+    List<String> restartKeys = differingKeys("", withoutPools(applied), withoutPools(next));
+    List<String> echoRoutes = new ArrayList<>();
+    for (RouteOptions running : applied.routes()) {
+      RouteOptions wanted = next.route(running.name());
+      if (wanted == null || wanted.pool().equals(running.pool())) {
+        continue;
+      }
+      if (running.pool().upstreams().isEmpty() || wanted.pool().upstreams().isEmpty()) {
+        // Valid at start-up, but switching a route to or from the embedded echo upstream is not a reload.
+        echoRoutes.add(label(running) + "upstreams");
+      }
+    }
+    if (!echoRoutes.isEmpty()) {
+      reject(new ConfigException(echoRoutes.get(0),
+          "changes to or from the embedded echo upstream (no upstreams) need a restart"));
       return;
     }
-    List<String> restartKeys = differingKeys("", applied.toJson(), json);
-    restartKeys.remove("upstreams");
     if (!restartKeys.isEmpty()) {
       log.warn("conn=- config reload: {} changed: needs restart, ignored", String.join(", ", restartKeys));
     }
-    if (!next.upstreams().equals(applied.upstreams())) {
-      log.info("conn=- config reload: upstreams {} -> {}", applied.upstreams(), next.upstreams());
-      onUpstreams.accept(next.upstreams());
-      applied = new FerryOptions(applied).setUpstreams(next.upstreams());
+    for (RouteOptions running : applied.routes()) {
+      RouteOptions wanted = next.route(running.name());
+      if (wanted == null || wanted.pool().equals(running.pool())) {
+        continue;
+      }
+      List<UpstreamAddress> before = addresses(running.pool());
+      List<UpstreamAddress> after = addresses(wanted.pool());
+      if (!before.equals(after)) {
+        log.info("conn=- config reload: {}upstreams {} -> {}", label(running), before, after);
+      } else {
+        log.info("conn=- config reload: {}pool {} applied", label(running),
+          String.join(", ", differingKeys("", running.pool().toJson(), wanted.pool().toJson())));
+      }
+      onPool.accept(running.name(), wanted.pool());
+      applied = applied.withPool(running.name(), wanted.pool());
     }
+  }
+
+  private String label(RouteOptions route) {
+    return applied.shorthand() ? "" : "routes[" + route.name() + "].";
+  }
+
+  private static List<UpstreamAddress> addresses(PoolOptions pool) {
+    return pool.upstreams().stream().map(WeightedUpstream::address).toList();
+  }
+
+  /** The configuration in {@link FerryOptions#toJson()} shape without the pools, which a reload may change. */
+  private static JsonObject withoutPools(FerryOptions options) {
+    JsonObject json = options.toJson();
+    JsonArray routes = json.getJsonArray("routes");
+    for (JsonObject route : routes == null ? List.of(json) : routesOf(routes)) {
+      PoolOptions.KEYS.forEach(route::remove);
+    }
+    return json;
+  }
+
+  private static List<JsonObject> routesOf(JsonArray routes) {
+    List<JsonObject> list = new ArrayList<>();
+    for (int i = 0; i < routes.size(); i++) {
+      list.add(routes.getJsonObject(i));
+    }
+    return list;
   }
 
   private void reject(Throwable cause) {

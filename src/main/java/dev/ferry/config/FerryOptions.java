@@ -5,737 +5,262 @@ import io.vertx.core.json.JsonObject;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.function.Consumer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The complete, typed Ferry configuration.
+ * The complete, typed, validated Ferry configuration: the process-wide sections and the routes.
+ * <p>
+ * Each YAML section is its own small options type that validates itself ({@link ListenOptions},
+ * {@link ConnectOptions}, {@link BufferOptions}, {@link CloseOptions}, {@link RouteLimits}, {@link PoolOptions},
+ * {@link AdminOptions}, {@link RegistryOptions}, {@link EchoOptions}, {@link ProcessLimits}); a route is made of the
+ * same sections ({@link RouteOptions}). The rules that relate sections to each other are checked here, in the
+ * canonical constructor, and nowhere else. {@link #fromJson} is the one way a configuration is read (defaults, the
+ * file and the {@code FERRY_*} variables all arrive as one mapping): strict, failing with a {@link ConfigException}
+ * that names the dotted key.
  *
- * <p>Setters check their own value and throw {@link IllegalArgumentException} with a message
- * {@code "<key>: <reason>"}. Rules that involve several fields are checked by {@link #validate()}.
- * The {@link #FerryOptions(JsonObject) JsonObject constructor} is strict: unknown keys, wrong
- * types and out-of-range values fail with a {@link ConfigException} naming the dotted key.
+ * @param admin        the admin endpoint
+ * @param instances    listener event loops, 0..{@value #MAX_INSTANCES}; 0 = one per available processor
+ * @param transport    auto, epoll or nio
+ * @param registry     the connection registry
+ * @param drainTimeout {@code shutdown.drain-timeout}: how long open connections may finish on shutdown, &gt;= 0
+ * @param echo         the embedded echo upstream
+ * @param accessLog    {@code log.access}: one JSON line per connection
+ * @param limits       the process-wide limits
+ * @param routes       at least one; names and listening addresses distinct
+ * @param shorthand    true when the top level is the one route (no {@code routes} key): messages name its keys
+ *                     without a prefix
  */
-public class FerryOptions {
-
-  private static final Logger LOG = LoggerFactory.getLogger(FerryOptions.class);
-
-  public static final String DEFAULT_LISTEN_HOST = "0.0.0.0";
-  public static final int DEFAULT_LISTEN_PORT = 7000;
-  public static final int DEFAULT_LISTEN_BACKLOG = 1024;
-  public static final String DEFAULT_ADMIN_HOST = "0.0.0.0";
-  public static final int DEFAULT_ADMIN_PORT = 9900;
-  /** 0 means one instance per available processor. */
-  public static final int DEFAULT_INSTANCES = 0;
-  public static final TransportMode DEFAULT_TRANSPORT = TransportMode.AUTO;
-  public static final List<UpstreamAddress> DEFAULT_UPSTREAMS = List.of();
-  public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
-  public static final int DEFAULT_CONNECT_ATTEMPTS = 3;
-  public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
-  public static final int DEFAULT_BUFFER_SOFT_LIMIT = 65536;
-  public static final int DEFAULT_BUFFER_HARD_LIMIT = 1048576;
-  public static final Duration DEFAULT_CLOSE_FLUSH_TIMEOUT = Duration.ofSeconds(5);
-  /** A FIN ends one direction only, as HAProxy does (nginx needs {@code proxy_half_close on}). */
-  public static final boolean DEFAULT_HALF_CLOSE = true;
-  /**
-   * HAProxy bounds a half-closed stream by {@code timeout client-fin}, and without it by {@code timeout client} (50 s
-   * in Debian's packaged haproxy.cfg); nginx by {@code proxy_timeout} (10 min). One minute is about HAProxy's, and
-   * shorter than Ferry's idle timeout, so half-closed connections do not linger (envoy#41086).
-   */
-  public static final Duration DEFAULT_HALF_CLOSED_TIMEOUT = Duration.ofMinutes(1);
-  public static final int DEFAULT_REGISTRY_SHARDS = 1;
-  public static final Duration DEFAULT_RELEASE_TIMEOUT = Duration.ofSeconds(30);
-  public static final Duration DEFAULT_WATCHDOG_INTERVAL = Duration.ofSeconds(1);
-  public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(20);
-  public static final boolean DEFAULT_ECHO_ENABLED = true;
-  public static final String DEFAULT_ECHO_HOST = "127.0.0.1";
-  public static final int DEFAULT_ECHO_PORT = 7001;
-  public static final boolean DEFAULT_ACCESS_LOG = true;
-  public static final boolean DEFAULT_SPLICE = false;
-  /** No admin token: {@code DELETE /connections/{id}} is open to whoever reaches the admin port. */
-  public static final String DEFAULT_ADMIN_TOKEN = null;
-  public static final int DEFAULT_MAX_CONNECTIONS = 10_000;
-  /** 0 = no per-source limit. */
-  public static final int DEFAULT_MAX_CONNECTIONS_PER_SOURCE = 0;
-  public static final int DEFAULT_MAX_BUFFERED_BYTES = 256 * 1024 * 1024;
-  public static final int MAX_CONNECTION_LIMIT = 1_000_000;
+public record FerryOptions(AdminOptions admin, int instances, TransportMode transport, RegistryOptions registry,
+                           Duration drainTimeout, EchoOptions echo, boolean accessLog, ProcessLimits limits,
+                           List<RouteOptions> routes, boolean shorthand) {
 
   public static final int MAX_INSTANCES = 256;
-  public static final int MAX_CONNECT_ATTEMPTS = 100;
-  public static final int MIN_BUFFER_LIMIT = 1024;
-  public static final int MAX_BUFFER_LIMIT = 1 << 30;
-  public static final int MAX_REGISTRY_SHARDS = 64;
+  public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(20);
 
-  private static final Set<String> TOP_KEYS = Set.of("listen", "admin", "instances", "transport", "splice",
-      "upstreams", "connect", "idle-timeout", "buffer", "close", "registry", "shutdown", "echo", "log", "limits");
+  private static final Set<String> GLOBAL_KEYS = Set.of("admin", "instances", "transport", "registry", "shutdown",
+      "echo", "log", "limits", "routes");
+  private static final Set<String> LIMITS_KEYS = Set.of("max-connections", "max-connections-per-source",
+      "max-buffered-bytes");
 
-  private String listenHost;
-  private int listenPort;
-  private int listenBacklog;
-  private String adminHost;
-  private int adminPort;
-  private int instances;
-  private TransportMode transport;
-  private boolean splice;
-  private List<UpstreamAddress> upstreams;
-  private Duration connectTimeout;
-  private int connectAttempts;
-  private Duration idleTimeout;
-  private int bufferSoftLimit;
-  private int bufferHardLimit;
-  private Duration closeFlushTimeout;
-  private boolean halfClose;
-  private Duration halfClosedTimeout;
-  private int registryShards;
-  private Duration releaseTimeout;
-  private Duration watchdogInterval;
-  private Duration drainTimeout;
-  private boolean echoEnabled;
-  private String echoHost;
-  private int echoPort;
-  private boolean accessLog;
-  private String adminToken;
-  private int maxConnections;
-  private int maxConnectionsPerSource;
-  private int maxBufferedBytes;
-
-  /** All defaults. */
-  public FerryOptions() {
-    listenHost = DEFAULT_LISTEN_HOST;
-    listenPort = DEFAULT_LISTEN_PORT;
-    listenBacklog = DEFAULT_LISTEN_BACKLOG;
-    adminHost = DEFAULT_ADMIN_HOST;
-    adminPort = DEFAULT_ADMIN_PORT;
-    instances = DEFAULT_INSTANCES;
-    transport = DEFAULT_TRANSPORT;
-    splice = DEFAULT_SPLICE;
-    upstreams = DEFAULT_UPSTREAMS;
-    connectTimeout = DEFAULT_CONNECT_TIMEOUT;
-    connectAttempts = DEFAULT_CONNECT_ATTEMPTS;
-    idleTimeout = DEFAULT_IDLE_TIMEOUT;
-    bufferSoftLimit = DEFAULT_BUFFER_SOFT_LIMIT;
-    bufferHardLimit = DEFAULT_BUFFER_HARD_LIMIT;
-    closeFlushTimeout = DEFAULT_CLOSE_FLUSH_TIMEOUT;
-    halfClose = DEFAULT_HALF_CLOSE;
-    halfClosedTimeout = DEFAULT_HALF_CLOSED_TIMEOUT;
-    registryShards = DEFAULT_REGISTRY_SHARDS;
-    releaseTimeout = DEFAULT_RELEASE_TIMEOUT;
-    watchdogInterval = DEFAULT_WATCHDOG_INTERVAL;
-    drainTimeout = DEFAULT_DRAIN_TIMEOUT;
-    echoEnabled = DEFAULT_ECHO_ENABLED;
-    echoHost = DEFAULT_ECHO_HOST;
-    echoPort = DEFAULT_ECHO_PORT;
-    accessLog = DEFAULT_ACCESS_LOG;
-    adminToken = DEFAULT_ADMIN_TOKEN;
-    maxConnections = DEFAULT_MAX_CONNECTIONS;
-    maxConnectionsPerSource = DEFAULT_MAX_CONNECTIONS_PER_SOURCE;
-    maxBufferedBytes = DEFAULT_MAX_BUFFERED_BYTES;
-  }
-
-  /** Copy constructor. */
-  public FerryOptions(FerryOptions other) {
-    listenHost = other.listenHost;
-    listenPort = other.listenPort;
-    listenBacklog = other.listenBacklog;
-    adminHost = other.adminHost;
-    adminPort = other.adminPort;
-    instances = other.instances;
-    transport = other.transport;
-    splice = other.splice;
-    upstreams = other.upstreams;
-    connectTimeout = other.connectTimeout;
-    connectAttempts = other.connectAttempts;
-    idleTimeout = other.idleTimeout;
-    bufferSoftLimit = other.bufferSoftLimit;
-    bufferHardLimit = other.bufferHardLimit;
-    closeFlushTimeout = other.closeFlushTimeout;
-    halfClose = other.halfClose;
-    halfClosedTimeout = other.halfClosedTimeout;
-    registryShards = other.registryShards;
-    releaseTimeout = other.releaseTimeout;
-    watchdogInterval = other.watchdogInterval;
-    drainTimeout = other.drainTimeout;
-    echoEnabled = other.echoEnabled;
-    echoHost = other.echoHost;
-    echoPort = other.echoPort;
-    accessLog = other.accessLog;
-    adminToken = other.adminToken;
-    maxConnections = other.maxConnections;
-    maxConnectionsPerSource = other.maxConnectionsPerSource;
-    maxBufferedBytes = other.maxBufferedBytes;
-  }
-
-  /**
-   * Reads the YAML-shaped configuration strictly, then {@link #validate() validates} it.
-   * Absent keys and {@code null} values keep their defaults. Logs a warning when
-   * {@code idle-timeout} is 0.
-   *
-   * @throws ConfigException on the first problem found
-   */
-  public FerryOptions(JsonObject json) {
-    this();
-    Objects.requireNonNull(json, "json");
-    ConfigReader.checkKeys(json, "", TOP_KEYS);
-
-    JsonObject listen = ConfigReader.section(json, "listen", Set.of("host", "port", "backlog"));
-    set("listen.host", ConfigReader.host(listen.getValue("host"), "listen.host"), this::setListenHost);
-    set("listen.port", ConfigReader.integer(listen.getValue("port"), "listen.port", 0, 65535), this::setListenPort);
-    set("listen.backlog", ConfigReader.integer(listen.getValue("backlog"), "listen.backlog", 1, 65535),
-        this::setListenBacklog);
-
-    JsonObject admin = ConfigReader.section(json, "admin", Set.of("host", "port", "token"));
-    set("admin.host", ConfigReader.host(admin.getValue("host"), "admin.host"), this::setAdminHost);
-    set("admin.port", ConfigReader.integer(admin.getValue("port"), "admin.port", 0, 65535), this::setAdminPort);
-    set("admin.token", ConfigReader.string(admin.getValue("token"), "admin.token"), this::setAdminToken);
-
-    set("instances", ConfigReader.integer(json.getValue("instances"), "instances", 0, MAX_INSTANCES),
-        this::setInstances);
-    set("transport", ConfigReader.transport(json.getValue("transport"), "transport"), this::setTransport);
-    set("splice", ConfigReader.bool(json.getValue("splice"), "splice"), this::setSplice);
-    set("upstreams", ConfigReader.upstreams(json.getValue("upstreams"), "upstreams"), this::setUpstreams);
-
-    JsonObject connect = ConfigReader.section(json, "connect", Set.of("timeout", "attempts"));
-    set("connect.timeout", ConfigReader.duration(connect.getValue("timeout"), "connect.timeout", false),
-        this::setConnectTimeout);
-    set("connect.attempts",
-        ConfigReader.integer(connect.getValue("attempts"), "connect.attempts", 1, MAX_CONNECT_ATTEMPTS),
-        this::setConnectAttempts);
-
-    set("idle-timeout", ConfigReader.duration(json.getValue("idle-timeout"), "idle-timeout", true),
-        this::setIdleTimeout);
-
-    JsonObject buffer = ConfigReader.section(json, "buffer", Set.of("soft-limit", "hard-limit"));
-    set("buffer.soft-limit",
-        ConfigReader.size(buffer.getValue("soft-limit"), "buffer.soft-limit", MIN_BUFFER_LIMIT, MAX_BUFFER_LIMIT),
-        this::setBufferSoftLimit);
-    set("buffer.hard-limit",
-        ConfigReader.size(buffer.getValue("hard-limit"), "buffer.hard-limit", MIN_BUFFER_LIMIT, MAX_BUFFER_LIMIT),
-        this::setBufferHardLimit);
-
-    JsonObject close = ConfigReader.section(json, "close", Set.of("flush-timeout", "half-close", "half-closed-timeout"));
-    set("close.flush-timeout",
-        ConfigReader.duration(close.getValue("flush-timeout"), "close.flush-timeout", false),
-        this::setCloseFlushTimeout);
-    set("close.half-close", ConfigReader.bool(close.getValue("half-close"), "close.half-close"), this::setHalfClose);
-    set("close.half-closed-timeout",
-        ConfigReader.duration(close.getValue("half-closed-timeout"), "close.half-closed-timeout", false),
-        this::setHalfClosedTimeout);
-
-    JsonObject registry = ConfigReader.section(json, "registry",
-        Set.of("shards", "release-timeout", "watchdog-interval"));
-    set("registry.shards",
-        ConfigReader.integer(registry.getValue("shards"), "registry.shards", 1, MAX_REGISTRY_SHARDS),
-        this::setRegistryShards);
-    set("registry.release-timeout",
-        ConfigReader.duration(registry.getValue("release-timeout"), "registry.release-timeout", false),
-        this::setReleaseTimeout);
-    set("registry.watchdog-interval",
-        ConfigReader.duration(registry.getValue("watchdog-interval"), "registry.watchdog-interval", false),
-        this::setWatchdogInterval);
-
-    JsonObject shutdown = ConfigReader.section(json, "shutdown", Set.of("drain-timeout"));
-    set("shutdown.drain-timeout",
-        ConfigReader.duration(shutdown.getValue("drain-timeout"), "shutdown.drain-timeout", true),
-        this::setDrainTimeout);
-
-    JsonObject echo = ConfigReader.section(json, "echo", Set.of("enabled", "host", "port"));
-    set("echo.enabled", ConfigReader.bool(echo.getValue("enabled"), "echo.enabled"), this::setEchoEnabled);
-    set("echo.host", ConfigReader.host(echo.getValue("host"), "echo.host"), this::setEchoHost);
-    set("echo.port", ConfigReader.integer(echo.getValue("port"), "echo.port", 0, 65535), this::setEchoPort);
-
-    JsonObject log = ConfigReader.section(json, "log", Set.of("access"));
-    set("log.access", ConfigReader.bool(log.getValue("access"), "log.access"), this::setAccessLog);
-
-    JsonObject limits = ConfigReader.section(json, "limits",
-        Set.of("max-connections", "max-connections-per-source", "max-buffered-bytes"));
-    set("limits.max-connections", ConfigReader.integer(limits.getValue("max-connections"),
-        "limits.max-connections", 0, MAX_CONNECTION_LIMIT), this::setMaxConnections);
-    set("limits.max-connections-per-source", ConfigReader.integer(limits.getValue("max-connections-per-source"),
-        "limits.max-connections-per-source", 0, MAX_CONNECTION_LIMIT), this::setMaxConnectionsPerSource);
-    set("limits.max-buffered-bytes", ConfigReader.size(limits.getValue("max-buffered-bytes"),
-        "limits.max-buffered-bytes", MIN_BUFFER_LIMIT, MAX_BUFFER_LIMIT), this::setMaxBufferedBytes);
-
-    validate();
-    if (idleTimeout.isZero()) {
-      LOG.warn("conn=- idle-timeout is 0: idle connections are never closed");
+  public FerryOptions {
+    Objects.requireNonNull(admin, "admin");
+    Objects.requireNonNull(transport, "transport");
+    Objects.requireNonNull(registry, "registry");
+    Objects.requireNonNull(echo, "echo");
+    Objects.requireNonNull(limits, "limits");
+    ConfigPaths.checkRange("instances", instances, 0, MAX_INSTANCES);
+    ConfigPaths.checkNotNegative("shutdown.drain-timeout", drainTimeout);
+    routes = List.copyOf(ConfigPaths.checkNotNull("routes", routes));
+    if (routes.isEmpty()) {
+      throw new ConfigException("routes", "must not be empty");
+    }
+    if (shorthand && routes.size() != 1) {
+      throw new IllegalArgumentException("the shorthand is one route");
+    }
+    Map<String, Integer> names = new HashMap<>();
+    for (int i = 0; i < routes.size(); i++) {
+      RouteOptions r = routes.get(i);
+      String at = shorthand ? "" : "routes[" + i + "].";
+      Integer first = names.putIfAbsent(r.name(), i);
+      if (first != null) {
+        throw new ConfigException(at + "name", "duplicate of routes[" + first + "].name, got " + Values.quote(r.name()));
+      }
+      for (int j = 0; j < i; j++) {
+        if (sameAddress(r.listen(), routes.get(j).listen())) {
+          throw new ConfigException(at + "listen", "the same address as routes[" + j + "].listen ("
+              + routes.get(j).listen() + "), got " + r.listen());
+        }
+      }
+      if (r.pool().upstreams().isEmpty() && !echo.enabled()) {
+        throw new ConfigException(at + "upstreams", "must not be empty when echo.enabled is false");
+      }
+      if (r.splice() && transport == TransportMode.NIO) {
+        throw new ConfigException(at + "splice", "requires the epoll transport, but transport is nio");
+      }
+      if (limits.maxBufferedBytes() < r.buffer().softLimit()) {
+        throw new ConfigException("limits.max-buffered-bytes", "must not be less than " + at + "buffer.soft-limit ("
+            + r.buffer().softLimit() + "), got " + limits.maxBufferedBytes());
+      }
+      if (registry.releaseTimeout().compareTo(r.close().flushTimeout()) <= 0) {
+        throw new ConfigException("registry.release-timeout", "must be greater than " + at + "close.flush-timeout ("
+            + Values.formatDuration(r.close().flushTimeout()) + "), got "
+            + Values.formatDuration(registry.releaseTimeout()));
+      }
     }
   }
 
-  /**
-   * Checks the rules that involve several fields.
-   *
-   * @return this
-   * @throws ConfigException naming the offending key
-   */
-  public FerryOptions validate() {
-    if (upstreams.isEmpty() && !echoEnabled) {
-      throw new ConfigException("upstreams", "must not be empty when echo.enabled is false");
+  /** Two listening addresses collide on one port unless both name different specific hosts (port 0 never does). */
+  private static boolean sameAddress(ListenOptions a, ListenOptions b) {
+    if (a.port() == 0 || a.port() != b.port()) {
+      return false;
     }
-    if (splice && transport == TransportMode.NIO) {
-      throw new ConfigException("splice", "requires the epoll transport, but transport is nio");
-    }
-    if (bufferHardLimit < bufferSoftLimit) {
-      throw new ConfigException("buffer.hard-limit",
-          "must not be less than buffer.soft-limit (" + bufferSoftLimit + "), got " + bufferHardLimit);
-    }
-    if (maxBufferedBytes < bufferSoftLimit) {
-      throw new ConfigException("limits.max-buffered-bytes",
-          "must not be less than buffer.soft-limit (" + bufferSoftLimit + "), got " + maxBufferedBytes);
-    }
-    if (releaseTimeout.compareTo(closeFlushTimeout) <= 0) {
-      throw new ConfigException("registry.release-timeout",
-          "must be greater than close.flush-timeout (" + Values.formatDuration(closeFlushTimeout) + "), got "
-              + Values.formatDuration(releaseTimeout));
-    }
-    return this;
+    return a.host().equalsIgnoreCase(b.host()) || wildcard(a.host()) || wildcard(b.host());
   }
 
-  /** The configuration in the YAML shape: durations as strings ({@code 5s}), sizes as integers. */
-  public JsonObject toJson() {
-    JsonArray ups = new JsonArray();
-    upstreams.forEach(u -> ups.add(u.toString()));
-    return new JsonObject()
-        .put("listen", new JsonObject().put("host", listenHost).put("port", listenPort).put("backlog", listenBacklog))
-        .put("admin", new JsonObject().put("host", adminHost).put("port", adminPort).put("token", adminToken))
-        .put("instances", instances)
-        .put("transport", transport.configValue())
-        .put("splice", splice)
-        .put("upstreams", ups)
-        .put("connect", new JsonObject()
-            .put("timeout", Values.formatDuration(connectTimeout))
-            .put("attempts", connectAttempts))
-        .put("idle-timeout", Values.formatDuration(idleTimeout))
-        .put("buffer", new JsonObject().put("soft-limit", bufferSoftLimit).put("hard-limit", bufferHardLimit))
-        .put("close", new JsonObject()
-            .put("flush-timeout", Values.formatDuration(closeFlushTimeout))
-            .put("half-close", halfClose)
-            .put("half-closed-timeout", Values.formatDuration(halfClosedTimeout)))
-        .put("registry", new JsonObject()
-            .put("shards", registryShards)
-            .put("release-timeout", Values.formatDuration(releaseTimeout))
-            .put("watchdog-interval", Values.formatDuration(watchdogInterval)))
-        .put("shutdown", new JsonObject().put("drain-timeout", Values.formatDuration(drainTimeout)))
-        .put("echo", new JsonObject().put("enabled", echoEnabled).put("host", echoHost).put("port", echoPort))
-        .put("log", new JsonObject().put("access", accessLog))
-        .put("limits", new JsonObject()
-            .put("max-connections", maxConnections)
-            .put("max-connections-per-source", maxConnectionsPerSource)
-            .put("max-buffered-bytes", maxBufferedBytes));
+  private static boolean wildcard(String host) {
+    return host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]");
   }
 
-  public String listenHost() {
-    return listenHost;
+  /** Every default: one route, named {@value RouteOptions#DEFAULT_NAME}, to the embedded echo upstream. */
+  public static FerryOptions defaults() {
+    return fromJson(new JsonObject());
   }
 
-  public FerryOptions setListenHost(String listenHost) {
-    this.listenHost = checkHost("listen.host", listenHost);
-    return this;
-  }
-
-  /** 0 asks for an ephemeral port. */
-  public int listenPort() {
-    return listenPort;
-  }
-
-  public FerryOptions setListenPort(int listenPort) {
-    this.listenPort = checkRange("listen.port", listenPort, 0, 65535);
-    return this;
-  }
-
-  public int listenBacklog() {
-    return listenBacklog;
-  }
-
-  public FerryOptions setListenBacklog(int listenBacklog) {
-    this.listenBacklog = checkRange("listen.backlog", listenBacklog, 1, 65535);
-    return this;
-  }
-
-  public String adminHost() {
-    return adminHost;
-  }
-
-  public FerryOptions setAdminHost(String adminHost) {
-    this.adminHost = checkHost("admin.host", adminHost);
-    return this;
-  }
-
-  public int adminPort() {
-    return adminPort;
-  }
-
-  public FerryOptions setAdminPort(int adminPort) {
-    this.adminPort = checkRange("admin.port", adminPort, 0, 65535);
-    return this;
-  }
-
-  /** The effective number of proxy verticle instances: the configured number, or the processor count when it is 0. */
-  public int instances() {
+  /** Listener event loops: {@code instances}, or one per available processor when it is 0. */
+  public int effectiveInstances() {
     return instances == 0 ? Runtime.getRuntime().availableProcessors() : instances;
   }
 
-  /** 0..{@value #MAX_INSTANCES}; 0 means one per available processor. */
-  public FerryOptions setInstances(int instances) {
-    this.instances = checkRange("instances", instances, 0, MAX_INSTANCES);
-    return this;
+  /** The route of this name, or null. */
+  public RouteOptions route(String name) {
+    for (RouteOptions r : routes) {
+      if (r.name().equals(name)) {
+        return r;
+      }
+    }
+    return null;
   }
 
-  public TransportMode transport() {
-    return transport;
+  /** The same configuration with {@code route}'s pool replaced (a reload of its upstreams). */
+  public FerryOptions withPool(String route, PoolOptions pool) {
+    List<RouteOptions> replaced = new ArrayList<>(routes);
+    replaced.replaceAll(r -> r.name().equals(route) ? r.withPool(pool) : r);
+    return new FerryOptions(admin, instances, transport, registry, drainTimeout, echo, accessLog, limits, replaced,
+        shorthand);
   }
 
   /**
-   * Whether established connections move their bytes with {@code splice(2)} (socket to pipe to socket, inside the
-   * kernel) instead of reading them into pooled buffers. Native epoll only; byte counts are exact per completed
-   * {@code 256 KiB} chunk, so {@code ferry_bytes_total} may undercount a spliced connection by less than one chunk
-   * per direction.
+   * Reads the YAML-shaped configuration strictly. Absent keys and {@code null} values keep their defaults. Without
+   * {@code routes}, the top level is the one route; with it, the top level's route keys are every route's defaults,
+   * except {@code listen} and {@code upstreams}, which each route gives itself.
+   *
+   * @throws ConfigException on the first problem found, naming the dotted key
    */
-  public boolean splice() {
-    return splice;
-  }
+  public static FerryOptions fromJson(JsonObject json) {
+    Objects.requireNonNull(json, "json");
+    Set<String> allowed = new HashSet<>(GLOBAL_KEYS);
+    allowed.addAll(RouteOptions.keys());
+    allowed.remove("name");
+    ConfigReader.checkKeys(json, "", allowed);
 
-  public FerryOptions setSplice(boolean splice) {
-    this.splice = splice;
-    return this;
-  }
+    AdminOptions admin = AdminOptions.fromJson(ConfigPaths.section(json, "", "admin", AdminOptions.KEYS), "admin");
+    Integer instances = ConfigPaths.integer(json.getValue("instances"), "instances", 0, MAX_INSTANCES);
+    TransportMode transport = ConfigReader.transport(json.getValue("transport"), "transport");
+    RegistryOptions registry = RegistryOptions.fromJson(
+        ConfigPaths.section(json, "", "registry", RegistryOptions.KEYS), "registry");
+    JsonObject shutdown = ConfigPaths.section(json, "", "shutdown", Set.of("drain-timeout"));
+    Duration drain = ConfigReader.duration(shutdown.getValue("drain-timeout"), "shutdown.drain-timeout");
+    EchoOptions echo = EchoOptions.fromJson(ConfigPaths.section(json, "", "echo", EchoOptions.KEYS), "echo");
+    Boolean access = ConfigReader.bool(ConfigPaths.section(json, "", "log", Set.of("access")).getValue("access"),
+        "log.access");
+    JsonObject limitsJson = ConfigPaths.section(json, "", "limits", LIMITS_KEYS);
+    Integer maxConnections = ConfigPaths.integer(limitsJson.getValue("max-connections"), "limits.max-connections",
+        0, ProcessLimits.MAX_CONNECTIONS);
+    Integer maxBuffered = ConfigReader.size(limitsJson.getValue("max-buffered-bytes"), "limits.max-buffered-bytes",
+        BufferOptions.MIN, BufferOptions.MAX);
+    ProcessLimits limits;
+    try {
+      limits = new ProcessLimits(maxConnections == null ? ProcessLimits.DEFAULTS.maxConnections() : maxConnections,
+          maxBuffered == null ? ProcessLimits.DEFAULTS.maxBufferedBytes() : maxBuffered);
+    } catch (ConfigException e) {
+      throw ConfigPaths.under("limits", e);
+    }
 
-  public FerryOptions setTransport(TransportMode transport) {
-    this.transport = checkNotNull("transport", transport);
-    return this;
-  }
-
-  /** Unmodifiable, in configured order. */
-  public List<UpstreamAddress> upstreams() {
-    return upstreams;
-  }
-
-  /** Rejects null entries and duplicates (host compared ignoring case). */
-  public FerryOptions setUpstreams(List<UpstreamAddress> upstreams) {
-    checkNotNull("upstreams", upstreams);
-    Map<String, Integer> seen = new HashMap<>();
-    List<UpstreamAddress> copy = new ArrayList<>(upstreams.size());
-    for (int i = 0; i < upstreams.size(); i++) {
-      UpstreamAddress address = checkNotNull("upstreams[" + i + "]", upstreams.get(i));
-      Integer first = seen.putIfAbsent(ConfigReader.identity(address), i);
-      if (first != null) {
-        throw new IllegalArgumentException("upstreams[" + i + "]: duplicate of upstreams[" + first + "], got "
-            + Values.quote(address.toString()));
+    JsonObject defaults = routeDefaults(json, limitsJson);
+    List<RouteOptions> routes = new ArrayList<>();
+    Object given = json.getValue("routes");
+    if (given == null) {
+      routes.add(RouteOptions.fromJson(defaults, "", RouteOptions.DEFAULT_NAME));
+    } else {
+      if (!(given instanceof JsonArray list)) {
+        throw new ConfigException("routes", "must be a list of route mappings, got " + Values.describe(given));
       }
-      copy.add(address);
+      for (String own : new String[] {"listen", "upstreams"}) {
+        if (json.getValue(own) != null) {
+          throw new ConfigException(own, "is each route's own when routes are given: set it in every route");
+        }
+      }
+      // The defaults are checked where they are written, so that a bad one is named at the top level.
+      RouteOptions.fromJson(defaults, "", RouteOptions.DEFAULT_NAME);
+      for (int i = 0; i < list.size(); i++) {
+        String at = "routes[" + i + "]";
+        if (!(list.getValue(i) instanceof JsonObject route)) {
+          throw new ConfigException(at, "must be a mapping, got " + Values.describe(list.getValue(i)));
+        }
+        ConfigReader.checkKeys(route, at, RouteOptions.keys());
+        if (route.getValue("name") == null) {
+          throw new ConfigException(at + ".name", "must be set");
+        }
+        routes.add(RouteOptions.fromJson(merge(defaults.copy(), route), at, null));
+      }
     }
-    this.upstreams = List.copyOf(copy);
-    return this;
+    return new FerryOptions(admin, instances == null ? 0 : instances,
+        transport == null ? TransportMode.AUTO : transport, registry,
+        drain == null ? DEFAULT_DRAIN_TIMEOUT : drain, echo, access == null || access, limits, routes, given == null);
   }
 
-  public Duration connectTimeout() {
-    return connectTimeout;
-  }
-
-  public FerryOptions setConnectTimeout(Duration connectTimeout) {
-    this.connectTimeout = checkDuration("connect.timeout", connectTimeout, false);
-    return this;
-  }
-
-  /** Total connect attempts across upstreams for one client connection. */
-  public int connectAttempts() {
-    return connectAttempts;
-  }
-
-  public FerryOptions setConnectAttempts(int connectAttempts) {
-    this.connectAttempts = checkRange("connect.attempts", connectAttempts, 1, MAX_CONNECT_ATTEMPTS);
-    return this;
-  }
-
-  /** 0 disables the idle timeout. */
-  public Duration idleTimeout() {
-    return idleTimeout;
-  }
-
-  public FerryOptions setIdleTimeout(Duration idleTimeout) {
-    this.idleTimeout = checkDuration("idle-timeout", idleTimeout, true);
-    return this;
-  }
-
-  /** Bytes queued in a sink above which its source is paused. */
-  public int bufferSoftLimit() {
-    return bufferSoftLimit;
-  }
-
-  public FerryOptions setBufferSoftLimit(int bufferSoftLimit) {
-    this.bufferSoftLimit = checkRange("buffer.soft-limit", bufferSoftLimit, MIN_BUFFER_LIMIT, MAX_BUFFER_LIMIT);
-    return this;
-  }
-
-  /** Bytes queued in a sink above which the connection is closed with OVERFLOW. */
-  public int bufferHardLimit() {
-    return bufferHardLimit;
-  }
-
-  public FerryOptions setBufferHardLimit(int bufferHardLimit) {
-    this.bufferHardLimit = checkRange("buffer.hard-limit", bufferHardLimit, MIN_BUFFER_LIMIT, MAX_BUFFER_LIMIT);
-    return this;
-  }
-
-  public Duration closeFlushTimeout() {
-    return closeFlushTimeout;
-  }
-
-  public FerryOptions setCloseFlushTimeout(Duration closeFlushTimeout) {
-    this.closeFlushTimeout = checkDuration("close.flush-timeout", closeFlushTimeout, false);
-    return this;
-  }
-
-  /** Whether a FIN ends only its own direction ({@code close.half-close}). */
-  public boolean halfClose() {
-    return halfClose;
-  }
-
-  public FerryOptions setHalfClose(boolean halfClose) {
-    this.halfClose = halfClose;
-    return this;
-  }
-
-  /** How long a connection with one direction ended may go without moving a byte ({@code close.half-closed-timeout}). */
-  public Duration halfClosedTimeout() {
-    return halfClosedTimeout;
-  }
-
-  public FerryOptions setHalfClosedTimeout(Duration halfClosedTimeout) {
-    this.halfClosedTimeout = checkDuration("close.half-closed-timeout", halfClosedTimeout, false);
-    return this;
-  }
-
-  public int registryShards() {
-    return registryShards;
-  }
-
-  public FerryOptions setRegistryShards(int registryShards) {
-    this.registryShards = checkRange("registry.shards", registryShards, 1, MAX_REGISTRY_SHARDS);
-    return this;
-  }
-
-  public Duration releaseTimeout() {
-    return releaseTimeout;
-  }
-
-  public FerryOptions setReleaseTimeout(Duration releaseTimeout) {
-    this.releaseTimeout = checkDuration("registry.release-timeout", releaseTimeout, false);
-    return this;
-  }
-
-  public Duration watchdogInterval() {
-    return watchdogInterval;
-  }
-
-  public FerryOptions setWatchdogInterval(Duration watchdogInterval) {
-    this.watchdogInterval = checkDuration("registry.watchdog-interval", watchdogInterval, false);
-    return this;
-  }
-
-  public Duration drainTimeout() {
-    return drainTimeout;
-  }
-
-  public FerryOptions setDrainTimeout(Duration drainTimeout) {
-    this.drainTimeout = checkDuration("shutdown.drain-timeout", drainTimeout, true);
-    return this;
-  }
-
-  /** Whether to start an embedded echo upstream when {@link #upstreams()} is empty. */
-  public boolean echoEnabled() {
-    return echoEnabled;
-  }
-
-  public FerryOptions setEchoEnabled(boolean echoEnabled) {
-    this.echoEnabled = echoEnabled;
-    return this;
-  }
-
-  public String echoHost() {
-    return echoHost;
-  }
-
-  public FerryOptions setEchoHost(String echoHost) {
-    this.echoHost = checkHost("echo.host", echoHost);
-    return this;
-  }
-
-  public int echoPort() {
-    return echoPort;
-  }
-
-  public FerryOptions setEchoPort(int echoPort) {
-    this.echoPort = checkRange("echo.port", echoPort, 0, 65535);
-    return this;
-  }
-
-  /** Whether to write one JSON access-log line per connection. */
-  public boolean accessLog() {
-    return accessLog;
-  }
-
-  public FerryOptions setAccessLog(boolean accessLog) {
-    this.accessLog = accessLog;
-    return this;
-  }
-
-  /** The bearer token {@code DELETE /connections/{id}} requires, or null when none is required. */
-  public String adminToken() {
-    return adminToken;
-  }
-
-  /** Null or empty: no token required. */
-  public FerryOptions setAdminToken(String adminToken) {
-    this.adminToken = adminToken == null || adminToken.isEmpty() ? null : adminToken;
-    return this;
-  }
-
-  /** Connections open at once, over all listeners; 0 = unlimited. A client over the limit is closed with LIMIT. */
-  public int maxConnections() {
-    return maxConnections;
-  }
-
-  public FerryOptions setMaxConnections(int maxConnections) {
-    this.maxConnections = checkRange("limits.max-connections", maxConnections, 0, MAX_CONNECTION_LIMIT);
-    return this;
-  }
-
-  /** Connections open at once from one client IP address; 0 = unlimited. */
-  public int maxConnectionsPerSource() {
-    return maxConnectionsPerSource;
-  }
-
-  public FerryOptions setMaxConnectionsPerSource(int maxConnectionsPerSource) {
-    this.maxConnectionsPerSource = checkRange("limits.max-connections-per-source", maxConnectionsPerSource, 0,
-        MAX_CONNECTION_LIMIT);
-    return this;
-  }
-
-  /** Bytes queued toward sockets over all connections above which every source is paused until they drain. */
-  public int maxBufferedBytes() {
-    return maxBufferedBytes;
-  }
-
-  public FerryOptions setMaxBufferedBytes(int maxBufferedBytes) {
-    this.maxBufferedBytes = checkRange("limits.max-buffered-bytes", maxBufferedBytes, MIN_BUFFER_LIMIT,
-        MAX_BUFFER_LIMIT);
-    return this;
-  }
-
-  @Override
-  public boolean equals(Object o) {
-    if (this == o) {
-      return true;
+  /** The top level's route keys: the one route of the shorthand, or every route's defaults. */
+  private static JsonObject routeDefaults(JsonObject json, JsonObject limits) {
+    JsonObject defaults = new JsonObject();
+    for (String key : RouteOptions.keys()) {
+      if (!key.equals("limits") && json.getValue(key) != null) {
+        defaults.put(key, json.getValue(key));
+      }
     }
-    if (!(o instanceof FerryOptions)) {
-      return false;
+    // Top-level limits.max-connections is the process's; max-connections-per-source is every route's default.
+    Object perSource = limits.getValue("max-connections-per-source");
+    if (perSource != null) {
+      defaults.put("limits", new JsonObject().put("max-connections-per-source", perSource));
     }
-    FerryOptions that = (FerryOptions) o;
-    return listenPort == that.listenPort
-        && listenBacklog == that.listenBacklog
-        && adminPort == that.adminPort
-        && instances == that.instances
-        && connectAttempts == that.connectAttempts
-        && bufferSoftLimit == that.bufferSoftLimit
-        && bufferHardLimit == that.bufferHardLimit
-        && registryShards == that.registryShards
-        && echoEnabled == that.echoEnabled
-        && echoPort == that.echoPort
-        && accessLog == that.accessLog
-        && listenHost.equals(that.listenHost)
-        && adminHost.equals(that.adminHost)
-        && transport == that.transport
-        && splice == that.splice
-        && upstreams.equals(that.upstreams)
-        && connectTimeout.equals(that.connectTimeout)
-        && idleTimeout.equals(that.idleTimeout)
-        && closeFlushTimeout.equals(that.closeFlushTimeout)
-        && halfClose == that.halfClose
-        && halfClosedTimeout.equals(that.halfClosedTimeout)
-        && releaseTimeout.equals(that.releaseTimeout)
-        && watchdogInterval.equals(that.watchdogInterval)
-        && drainTimeout.equals(that.drainTimeout)
-        && echoHost.equals(that.echoHost)
-        && Objects.equals(adminToken, that.adminToken)
-        && maxConnections == that.maxConnections
-        && maxConnectionsPerSource == that.maxConnectionsPerSource
-        && maxBufferedBytes == that.maxBufferedBytes;
+    return defaults;
   }
 
-  @Override
-  public int hashCode() {
-    return Objects.hash(listenHost, listenPort, listenBacklog, adminHost, adminPort, instances, transport, splice,
-        upstreams, connectTimeout, connectAttempts, idleTimeout, bufferSoftLimit, bufferHardLimit,
-        closeFlushTimeout, halfClose, halfClosedTimeout, registryShards, releaseTimeout, watchdogInterval, drainTimeout, echoEnabled,
-        echoHost, echoPort, accessLog, adminToken, maxConnections, maxConnectionsPerSource, maxBufferedBytes);
+  /** {@code over} merged onto {@code base}, mapping by mapping; any other value of {@code over} replaces. */
+  private static JsonObject merge(JsonObject base, JsonObject over) {
+    for (String key : over.fieldNames()) {
+      Object o = over.getValue(key);
+      Object b = base.getValue(key);
+      base.put(key, o instanceof JsonObject om && b instanceof JsonObject bm ? merge(bm.copy(), om) : o);
+    }
+    return base;
   }
 
-  /** {@link #toJson()} encoded on one line, the admin token masked. */
+  /** The configuration in the YAML shape: {@link #fromJson} reads it back to an equal value. */
+  public JsonObject toJson() {
+    JsonObject json = new JsonObject()
+        .put("admin", admin.toJson())
+        .put("instances", instances)
+        .put("transport", transport.configValue())
+        .put("registry", registry.toJson())
+        .put("shutdown", new JsonObject().put("drain-timeout", Values.formatDuration(drainTimeout)))
+        .put("echo", echo.toJson())
+        .put("log", new JsonObject().put("access", accessLog))
+        .put("limits", new JsonObject().put("max-connections", limits.maxConnections())
+            .put("max-buffered-bytes", limits.maxBufferedBytes()));
+    if (shorthand) {
+      JsonObject route = routes.get(0).toJson();
+      route.remove("name");
+      JsonObject routeLimits = (JsonObject) route.remove("limits");
+      json.getJsonObject("limits").put("max-connections-per-source",
+          routeLimits.getInteger("max-connections-per-source"));
+      return json.mergeIn(route);
+    }
+    JsonArray list = new JsonArray();
+    routes.forEach(r -> list.add(r.toJson()));
+    return json.put("routes", list);
+  }
+
+  /** {@link #toJson()} on one line, the admin token masked. */
   @Override
   public String toString() {
     JsonObject json = toJson();
-    if (adminToken != null) {
+    if (admin.token() != null) {
       json.getJsonObject("admin").put("token", "***");
     }
     return json.encode();
-  }
-
-  private static <T> void set(String key, T value, Consumer<T> setter) {
-    if (value == null) {
-      return;
-    }
-    try {
-      setter.accept(value);
-    } catch (IllegalArgumentException e) {
-      String message = e.getMessage();
-      String prefix = key + ": ";
-      throw new ConfigException(key, message.startsWith(prefix) ? message.substring(prefix.length()) : message);
-    }
-  }
-
-  private static <T> T checkNotNull(String key, T value) {
-    if (value == null) {
-      throw new IllegalArgumentException(key + ": must not be null");
-    }
-    return value;
-  }
-
-  private static int checkRange(String key, int value, int min, int max) {
-    if (value < min || value > max) {
-      throw new IllegalArgumentException(key + ": " + Values.between(min, max, value));
-    }
-    return value;
-  }
-
-  private static String checkHost(String key, String host) {
-    checkNotNull(key, host);
-    if (host.isBlank()) {
-      throw new IllegalArgumentException(key + ": must not be empty");
-    }
-    return host;
-  }
-
-  private static Duration checkDuration(String key, Duration value, boolean allowZero) {
-    checkNotNull(key, value);
-    try {
-      value.toMillis();
-    } catch (ArithmeticException e) {
-      throw new IllegalArgumentException(key + ": is too large, got " + value);
-    }
-    if (value.getNano() % 1_000_000 != 0) {
-      throw new IllegalArgumentException(key + ": must be a whole number of milliseconds, got " + value);
-    }
-    if (value.isNegative()) {
-      throw new IllegalArgumentException(key + ": must not be negative, got " + Values.formatDuration(value));
-    }
-    if (!allowZero && value.isZero()) {
-      throw new IllegalArgumentException(key + ": must be greater than 0, got 0s");
-    }
-    return value;
   }
 }

@@ -75,9 +75,9 @@ public record PassiveHealthOptions(int maxFails, Duration ejectionTime, Duration
     Integer maxFails = ConfigPaths.integer(json.getValue("max-fails"), ConfigPaths.path(prefix, "max-fails"), 0,
         MAX_MAX_FAILS);
     Duration ejection = ConfigReader.duration(json.getValue("ejection-time"),
-        ConfigPaths.path(prefix, "ejection-time"), true);
+        ConfigPaths.path(prefix, "ejection-time"));
     Duration maxEjection = ConfigReader.duration(json.getValue("max-ejection-time"),
-        ConfigPaths.path(prefix, "max-ejection-time"), true);
+        ConfigPaths.path(prefix, "max-ejection-time"));
     try {
       return new PassiveHealthOptions(maxFails == null ? DEFAULT_MAX_FAILS : maxFails,
           ejection == null ? DEFAULT_EJECTION_TIME : ejection,

@@ -85,11 +85,11 @@ class BadConfigTest {
         bad("unbracketed IPv6 upstream", "upstreams:\n  - \"::1:80\"\n",
             "upstreams[0]: IPv6 address must be in brackets, e.g. \"[::1]:7000\", got \"::1:80\""),
         bad("upstream entry not a string", "upstreams:\n  - 80\n",
-            "upstreams[0]: must be a \"host:port\" string, got 80"),
+            "upstreams[0]: must be a \"host:port\" string or a mapping with address and weight, got 80"),
         bad("duplicate upstream", "upstreams:\n  - \"a:1\"\n  - \"b:2\"\n  - \"A:1\"\n",
             "upstreams[2]: duplicate of upstreams[0], got \"A:1\""),
         bad("upstreams not a list", "upstreams: \"a:1,b:2\"\n",
-            "upstreams: must be a list of \"host:port\" strings, got \"a:1,b:2\""),
+            "upstreams: must be a list of \"host:port\" strings or {address, weight} mappings, got \"a:1,b:2\""),
         bad("no upstreams and echo disabled", "upstreams: []\necho:\n  enabled: false\n",
             "upstreams: must not be empty when echo.enabled is false"),
         bad("echo.enabled not a boolean", "echo:\n  enabled: \"yes\"\n",
@@ -99,7 +99,7 @@ class BadConfigTest {
         bad("negative connect.timeout in milliseconds", "connect:\n  timeout: -250\n",
             "connect.timeout: must not be negative, got -250"),
         bad("zero connect.timeout", "connect:\n  timeout: 0\n",
-            "connect.timeout: must be greater than 0, got 0"),
+            "connect.timeout: must be greater than 0, got 0s"),
         bad("malformed duration", "connect:\n  timeout: 5 parsecs\n",
             "connect.timeout: " + DURATION + ", got \"5 parsecs\""),
         bad("duration without unit given as string", "connect:\n  timeout: \"5000\"\n",
@@ -120,10 +120,40 @@ class BadConfigTest {
             "buffer.hard-limit: must not be less than buffer.soft-limit (65536), got 32768"),
         bad("registry.shards 0", "registry:\n  shards: 0\n",
             "registry.shards: must be between 1 and 64, got 0"),
+        bad("duplicate route names", "routes:\n  - {name: db, listen: {port: 7100}, upstreams: [\"a:1\"]}\n"
+            + "  - {name: db, listen: {port: 7200}, upstreams: [\"b:1\"]}\n",
+            "routes[1].name: duplicate of routes[0].name, got \"db\""),
+        bad("two routes on one port", "routes:\n  - {name: a, listen: {port: 7100}, upstreams: [\"a:1\"]}\n"
+            + "  - {name: b, listen: {port: 7100}, upstreams: [\"b:1\"]}\n",
+            "routes[1].listen: the same address as routes[0].listen (0.0.0.0:7100), got 0.0.0.0:7100"),
+        bad("unknown balancing algorithm", "balance: fastest\n",
+            "balance: must be one of round-robin, least-connections, random-two, source-hash, got \"fastest\""),
+        bad("weight 0", "upstreams:\n  - {address: \"a:1\", weight: 0}\n",
+            "upstreams[0].weight: must be between 1 and 256, got 0; to send an upstream no new clients, drain it instead"),
+        bad("rise 0 in a route", "routes:\n  - name: db\n    listen: {port: 7100}\n    upstreams: [\"a:1\"]\n"
+            + "    health: {active: {enabled: true, rise: 0}}\n",
+            "routes[0].health.active.rise: must be between 1 and 100, got 0"),
+        bad("a route with no upstream and no echo", "echo:\n  enabled: false\nroutes:\n"
+            + "  - {name: a, listen: {port: 7100}, upstreams: [\"a:1\"]}\n  - {name: b, listen: {port: 7200}}\n",
+            "routes[1].upstreams: must not be empty when echo.enabled is false"),
+        bad("listen at the top with routes", "listen:\n  port: 7000\nroutes:\n  - {name: a, listen: {port: 7100}}\n",
+            "listen: is each route's own when routes are given: set it in every route"),
+        bad("upstreams at the top with routes", "upstreams: [\"a:1\"]\nroutes:\n  - {name: a, listen: {port: 7100}}\n",
+            "upstreams: is each route's own when routes are given: set it in every route"),
+        bad("a route without a name", "routes:\n  - {listen: {port: 7100}}\n", "routes[0].name: must be set"),
+        bad("a route name that is no label", "routes:\n  - {name: \"Postgres DB\", listen: {port: 7100}}\n",
+            "routes[0].name: must be 1 to 63 lowercase letters, digits and '-', not starting or ending with '-', "
+            + "got \"Postgres DB\""),
+        bad("an unknown key in a route", "routes:\n  - {name: a, listen: {port: 7100}, upstream: [\"a:1\"]}\n",
+            "routes[0].upstream: unknown key"),
+        bad("routes not a list", "routes: {name: a}\n", "routes: must be a list of route mappings, got a mapping"),
+        bad("a route not a mapping", "routes: [\"a\"]\n", "routes[0]: must be a mapping, got \"a\""),
+        bad("admin max-connections 0", "admin:\n  max-connections: 0\n",
+            "admin.max-connections: must be between 1 and 10000, got 0"),
         bad("half-close not a boolean", "close:\n  half-close: maybe\n",
             "close.half-close: must be a boolean, got \"maybe\""),
         bad("half-closed-timeout zero", "close:\n  half-closed-timeout: 0\n",
-            "close.half-closed-timeout: must be greater than 0, got 0"),
+            "close.half-closed-timeout: must be greater than 0, got 0s"),
         bad("half-closed-timeout negative", "close:\n  half-closed-timeout: -5s\n",
             "close.half-closed-timeout: must not be negative, got -5s"),
         bad("half-closed-timeout not a duration", "close:\n  half-closed-timeout: soon\n",
@@ -197,8 +227,8 @@ class BadConfigTest {
 
     FerryOptions options = succeeded(ConfigLoader.load(vertx, file.toString(), Map.of("FERRY_LISTEN_PORT", "8080")));
 
-    assertThat(options.listenPort()).isEqualTo(8080);
-    assertThat(options.listenHost()).isEqualTo("127.0.0.1");
+    assertThat(options.routes().get(0).listen().port()).isEqualTo(8080);
+    assertThat(options.routes().get(0).listen().host()).isEqualTo("127.0.0.1");
   }
 
   @Test
@@ -207,7 +237,7 @@ class BadConfigTest {
 
     FerryOptions options = succeeded(ConfigLoader.load(vertx, file.toString(), Map.of("FERRY_UPSTREAMS", "")));
 
-    assertThat(options.upstreams()).isEmpty();
+    assertThat(options.routes().get(0).pool().upstreams()).isEmpty();
   }
 
   @Test
@@ -220,7 +250,7 @@ class BadConfigTest {
 
     FerryOptions options = succeeded(ConfigLoader.load(vertx, null, env));
 
-    assertThat(options).isEqualTo(new FerryOptions());
+    assertThat(options).isEqualTo(FerryOptions.defaults());
   }
 
   @Test
@@ -229,7 +259,7 @@ class BadConfigTest {
 
     FerryOptions options = succeeded(ConfigLoader.load(vertx, null, Map.of("FERRY_CONFIG", file.toString())));
 
-    assertThat(options.listenPort()).isEqualTo(7100);
+    assertThat(options.routes().get(0).listen().port()).isEqualTo(7100);
   }
 
   @Test
@@ -239,7 +269,7 @@ class BadConfigTest {
 
     FerryOptions options = succeeded(ConfigLoader.load(vertx, file.toString(), Map.of("FERRY_CONFIG", missing.toString())));
 
-    assertThat(options.listenPort()).isEqualTo(7100);
+    assertThat(options.routes().get(0).listen().port()).isEqualTo(7100);
   }
 
   @Test
@@ -264,14 +294,14 @@ class BadConfigTest {
   void fileWithOnlyCommentsGivesDefaults() throws Exception {
     Path file = write("# nothing configured yet\n");
 
-    assertThat(succeeded(ConfigLoader.load(vertx, file.toString(), Map.of()))).isEqualTo(new FerryOptions());
+    assertThat(succeeded(ConfigLoader.load(vertx, file.toString(), Map.of()))).isEqualTo(FerryOptions.defaults());
   }
 
   @Test
   void emptyFileGivesDefaults() throws Exception {
     Path file = write("");
 
-    assertThat(succeeded(ConfigLoader.load(vertx, file.toString(), Map.of()))).isEqualTo(new FerryOptions());
+    assertThat(succeeded(ConfigLoader.load(vertx, file.toString(), Map.of()))).isEqualTo(FerryOptions.defaults());
   }
 
   @Test
@@ -291,8 +321,8 @@ class BadConfigTest {
 
     FerryOptions options = ConfigLoader.loadBlocking(file.toString(), Map.of("FERRY_ADMIN_PORT", "9901"));
 
-    assertThat(options.listenPort()).isEqualTo(7100);
-    assertThat(options.adminPort()).isEqualTo(9901);
+    assertThat(options.routes().get(0).listen().port()).isEqualTo(7100);
+    assertThat(options.admin().port()).isEqualTo(9901);
   }
 
   private Path write(String yaml) throws Exception {

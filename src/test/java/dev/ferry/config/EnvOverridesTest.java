@@ -56,23 +56,24 @@ class EnvOverridesTest {
         Map.entry("FERRY_ECHO_ENABLED", "FALSE"),
         Map.entry("FERRY_ACCESS_LOG", "false"));
 
-    FerryOptions options = new FerryOptions(EnvOverrides.apply(new JsonObject(), env));
+    FerryOptions options = FerryOptions.fromJson(EnvOverrides.apply(new JsonObject(), env));
+    RouteOptions route = options.routes().get(0);
 
-    assertThat(options.listenHost()).isEqualTo("127.0.0.1");
-    assertThat(options.listenPort()).isEqualTo(8080);
-    assertThat(options.adminHost()).isEqualTo("127.0.0.2");
-    assertThat(options.adminPort()).isEqualTo(9901);
+    assertThat(route.listen().host()).isEqualTo("127.0.0.1");
+    assertThat(route.listen().port()).isEqualTo(8080);
+    assertThat(options.admin().host()).isEqualTo("127.0.0.2");
+    assertThat(options.admin().port()).isEqualTo(9901);
     assertThat(options.instances()).isEqualTo(4);
     assertThat(options.transport()).isEqualTo(TransportMode.NIO);
-    assertThat(options.upstreams()).containsExactly(new UpstreamAddress("a", 1), new UpstreamAddress("::1", 2));
-    assertThat(options.connectTimeout()).isEqualTo(Duration.ofMillis(250));
-    assertThat(options.connectAttempts()).isEqualTo(5);
-    assertThat(options.idleTimeout()).isZero();
-    assertThat(options.halfClose()).isFalse();
-    assertThat(options.halfClosedTimeout()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(route.pool().upstreams()).extracting(WeightedUpstream::address).containsExactly(new UpstreamAddress("a", 1), new UpstreamAddress("::1", 2));
+    assertThat(route.connect().timeout()).isEqualTo(Duration.ofMillis(250));
+    assertThat(route.connect().attempts()).isEqualTo(5);
+    assertThat(route.idleTimeout()).isZero();
+    assertThat(route.close().halfClose()).isFalse();
+    assertThat(route.close().halfClosedTimeout()).isEqualTo(Duration.ofSeconds(30));
     assertThat(options.drainTimeout()).isEqualTo(Duration.ofMinutes(1));
-    assertThat(options.registryShards()).isEqualTo(16);
-    assertThat(options.echoEnabled()).isFalse();
+    assertThat(options.registry().shards()).isEqualTo(16);
+    assertThat(options.echo().enabled()).isFalse();
     assertThat(options.accessLog()).isFalse();
   }
 
@@ -112,7 +113,7 @@ class EnvOverridesTest {
   void outOfRangeEnvironmentValueIsReportedOnTheConfigPath() {
     JsonObject json = EnvOverrides.apply(new JsonObject(), Map.of("FERRY_LISTEN_PORT", "70000"));
 
-    assertThatThrownBy(() -> new FerryOptions(json))
+    assertThatThrownBy(() -> FerryOptions.fromJson(json))
         .hasMessage("listen.port: must be between 0 and 65535, got 70000");
   }
 
