@@ -4,12 +4,18 @@ import dev.ferry.admin.AdminVerticle;
 import dev.ferry.config.ConfigWatcher;
 import dev.ferry.config.FerryOptions;
 import dev.ferry.config.TransportMode;
+import dev.ferry.config.EchoOptions;
+import dev.ferry.config.PoolOptions;
+import dev.ferry.config.RouteOptions;
 import dev.ferry.config.UpstreamAddress;
+import dev.ferry.config.WeightedUpstream;
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.metrics.NettyLeakHook;
 import dev.ferry.proxy.EchoUpstreamVerticle;
 import dev.ferry.proxy.ListenerVerticle;
 import dev.ferry.proxy.ProxyContext;
+import dev.ferry.proxy.Route;
+import dev.ferry.upstream.UpstreamPool;
 import dev.ferry.registry.ConnectionRegistryVerticle;
 import dev.ferry.registry.LocalCodec;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -28,6 +34,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -74,8 +81,8 @@ public final class Ferry {
   }
 
   /**
-   * Starts Ferry; when {@code configPath} is not null and upstreams are configured (no embedded echo), the file is
-   * watched and a valid change of {@code upstreams} applies to new connections without touching open ones.
+   * Starts Ferry; when {@code configPath} is not null and a route has upstreams of its own (not the embedded echo),
+   * the file is watched and a valid change of a route's pool applies to new connections without touching open ones.
    */
   public static Future<Ferry> start(FerryOptions options, String configPath) {
     return start(options, configPath, ConfigWatcher.DEFAULT_SCAN_PERIOD);
@@ -87,8 +94,9 @@ public final class Ferry {
   }
 
   private synchronized Ferry watch(String configPath, Duration scanPeriod) {
-    if (configPath != null && echo == null && shutdown == null) {
-      watcher = new ConfigWatcher(vertx, configPath, System.getenv(), options, scanPeriod, proxy::upstreams).start();
+    if (configPath != null && shutdown == null && proxy.routes().stream().anyMatch(r -> !r.echo())) {
+      watcher = new ConfigWatcher(vertx, configPath, System.getenv(), options, scanPeriod,
+        (route, pool) -> proxy.route(route).reload(pool)).start();
     }
     return this;
   }
@@ -100,7 +108,7 @@ public final class Ferry {
       // Registry shards share the listeners' event loops: a lifecycle message between a listener and the shard on
       // its own loop is a queued task, not a cross-thread wake-up (5.6 context switches per connection measured
       // with separate loops, 0.1 shared; docs/benchmarks.md). Delivery stays asynchronous either way.
-      .setEventLoopPoolSize(Math.max(options.instances(), options.registryShards()))
+      .setEventLoopPoolSize(Math.max(options.effectiveInstances(), options.registry().shards()))
       .setMetricsOptions(new MicrometerMetricsOptions()
         .setEnabled(true)
         .setJvmMetricsEnabled(true)
@@ -159,48 +167,69 @@ public final class Ferry {
       log.warn("conn=- !!! transport: NIO fallback, native epoll unavailable ({}); a paused NIO socket does not "
         + "notice its peer closing, and throughput is lower !!!", vertx.unavailableNativeTransportCause());
     }
-    if (options.splice() && !epoll) {
-      log.warn("conn=- splice: true needs native epoll; bytes are relayed through buffers instead");
-    } else if (options.splice()) {
-      log.info("conn=- splice: bulk streams (4 read bursts of 16 KiB or more in a row) move with splice(2)");
+    for (RouteOptions route : options.routes()) {
+      if (route.splice() && !epoll) {
+        log.warn("conn=- route {}: splice: true needs native epoll; bytes are relayed through buffers instead",
+          route.name());
+      } else if (route.splice()) {
+        log.info("conn=- route {}: splice: bulk streams (4 read bursts of 16 KiB or more in a row) move with "
+          + "splice(2)", route.name());
+      }
     }
     LocalCodec.registerAll(vertx.eventBus());
     NettyLeakHook.attach(metrics);
-    Future<List<UpstreamAddress>> upstreams = deployEcho();
     AtomicInteger shard = new AtomicInteger();
-    return upstreams.compose(list -> {
-      proxy = new ProxyContext(options, metrics, list);
+    return deployEcho().compose(echoAddress -> {
+      proxy = new ProxyContext(options, metrics, routes(echoAddress));
       return vertx.deployVerticle(() -> new ConnectionRegistryVerticle(shard.getAndIncrement(), metrics,
-          options.releaseTimeout(), options.watchdogInterval(), options.accessLog()),
-        new DeploymentOptions().setInstances(options.registryShards()));
+          options.registry().releaseTimeout(), options.registry().watchdogInterval(), options.accessLog()),
+        new DeploymentOptions().setInstances(options.registry().shards()));
     }).compose(id -> {
       registryId = id;
       return vertx.deployVerticle(() -> new ListenerVerticle(proxy),
-        new DeploymentOptions().setInstances(options.instances()));
+        new DeploymentOptions().setInstances(options.effectiveInstances()));
     }).compose(id -> {
       listenersId = id;
-      admin = new AdminVerticle(options.adminHost(), options.adminPort(), options.registryShards(), meterRegistry,
-        ready::get, options.adminToken());
+      admin = new AdminVerticle(options.admin(), options.registry().shards(), meterRegistry, ready::get, proxy);
       return vertx.deployVerticle(admin);
     }).map(id -> {
       adminId = id;
       ready.set(true);
-      log.info("conn=- Ferry ready: proxy {}:{} -> {} ({} listener instances, {} registry shards), admin {}:{}",
-        options.listenHost(), proxyPort(), proxy.upstreams(), options.instances(), options.registryShards(),
-        options.adminHost(), adminPort());
+      List<String> routes = new ArrayList<>();
+      for (Route route : proxy.routes()) {
+        routes.add((options.shorthand() ? "" : route.name() + " ") + route.options().listen().host() + ":"
+          + route.boundPort() + " -> " + (route.echo() ? "echo " : "") + route.pool().options().upstreams().stream()
+          .map(u -> u.address() + (u.weight() == 1 ? "" : " (weight " + u.weight() + ")")).toList());
+      }
+      log.info("conn=- Ferry ready: {} {} ({} listener instances, {} registry shards), admin {}:{}",
+        options.shorthand() ? "proxy" : "routes", String.join(", ", routes), options.effectiveInstances(),
+        options.registry().shards(), options.admin().host(), adminPort());
       return this;
     });
   }
 
-  private Future<List<UpstreamAddress>> deployEcho() {
-    if (!options.upstreams().isEmpty()) {
-      return Future.succeededFuture(options.upstreams());
+  /** Each route at run time, with its pool: its own upstreams, or the embedded echo upstream when it has none. */
+  private List<Route> routes(UpstreamAddress echoAddress) {
+    List<Route> routes = new ArrayList<>();
+    for (RouteOptions route : options.routes()) {
+      boolean toEcho = route.pool().upstreams().isEmpty();
+      PoolOptions pool = toEcho ? route.pool().withUpstreams(List.of(WeightedUpstream.of(echoAddress))) : route.pool();
+      routes.add(ProxyContext.route(route, new UpstreamPool(route.name(), pool, meterRegistry), toEcho, metrics));
     }
-    echo = new EchoUpstreamVerticle(options.echoHost(), options.echoPort());
+    return routes;
+  }
+
+  /** Starts the embedded echo upstream when a route has no upstreams of its own; its address, or null. */
+  private Future<UpstreamAddress> deployEcho() {
+    if (options.routes().stream().noneMatch(r -> r.pool().upstreams().isEmpty())) {
+      return Future.succeededFuture(null);
+    }
+    EchoOptions e = options.echo();
+    echo = new EchoUpstreamVerticle(e.host(), e.port());
     return vertx.deployVerticle(echo).map(id -> {
       echoId = id;
-      log.info("conn=- no upstream configured: proxying to the embedded echo upstream");
-      return List.of(new UpstreamAddress(options.echoHost(), echo.actualPort()));
+      log.info("conn=- a route has no upstream: it proxies to the embedded echo upstream");
+      return new UpstreamAddress(e.host(), echo.actualPort());
     });
   }
 
@@ -220,7 +249,12 @@ public final class Ferry {
     log.info("conn=- shutting down: draining for up to {} ms", options.drainTimeout().toMillis());
     CompletableFuture<Void> stopped = new CompletableFuture<>();
     undeploy(listenersId)
-      .compose(v -> undeploy(registryId))
+      .compose(v -> {
+        if (proxy != null) {
+          proxy.routes().forEach(r -> r.pool().close());
+        }
+        return undeploy(registryId);
+      })
       .compose(v -> undeploy(adminId))
       .compose(v -> undeploy(echoId))
       .onComplete(ar -> {
@@ -266,8 +300,15 @@ public final class Ferry {
     return vertx.isNativeTransportEnabled();
   }
 
+  /** The port of the first route (the shorthand's one route), or -1 before it is bound. */
   public int proxyPort() {
-    return proxy == null ? -1 : proxy.boundPort();
+    return proxy == null ? -1 : proxy.routes().get(0).boundPort();
+  }
+
+  /** The port of route {@code name}, or -1 before it is bound (or when there is no such route). */
+  public int proxyPort(String name) {
+    Route route = proxy == null ? null : proxy.route(name);
+    return route == null ? -1 : route.boundPort();
   }
 
   public int adminPort() {
@@ -279,8 +320,9 @@ public final class Ferry {
     return echo == null ? -1 : echo.actualPort();
   }
 
-  public List<UpstreamAddress> upstreams() {
-    return proxy == null ? List.of() : proxy.upstreams();
+  /** The routes at run time (empty before start-up completed). */
+  public List<Route> routes() {
+    return proxy == null ? List.of() : proxy.routes();
   }
 
   public int drained() {

@@ -1,5 +1,7 @@
 package dev.ferry.admin;
 
+import dev.ferry.config.AdminOptions;
+import dev.ferry.proxy.ProxyContext;
 import dev.ferry.registry.Addresses;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
@@ -51,17 +53,20 @@ public final class AdminVerticle extends VerticleBase {
   private final PrometheusMeterRegistry registry;
   private final BooleanSupplier ready;
   private final byte[] token;
+  private final ProxyContext proxy;
   private Handler<HttpServerRequest> metricsHandler;
   private volatile int actualPort = -1;
 
   /**
-   * @param token the bearer token {@code DELETE /connections/{id}} requires, or null for none
+   * @param options the admin section; its token is what {@code DELETE /connections/{id}} requires (null: none)
+   * @param proxy   the routes, for the routes' listing and drain
    */
-  public AdminVerticle(String host, int port, int shards, PrometheusMeterRegistry registry, BooleanSupplier ready,
-                       String token) {
-    this.token = token == null ? null : token.getBytes(StandardCharsets.UTF_8);
-    this.host = host;
-    this.port = port;
+  public AdminVerticle(AdminOptions options, int shards, PrometheusMeterRegistry registry, BooleanSupplier ready,
+                       ProxyContext proxy) {
+    this.token = options.token() == null ? null : options.token().getBytes(StandardCharsets.UTF_8);
+    this.host = options.host();
+    this.port = options.port();
+    this.proxy = proxy;
     this.shards = shards;
     this.registry = registry;
     this.ready = ready;

@@ -4,9 +4,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Admission control shared by all listeners: {@code limits.max-connections} over the process and
- * {@code limits.max-connections-per-source} per client IP address (0 = unlimited). A connection admitted here
- * is given back by {@link #release} exactly once, when its release is acknowledged. Thread-safe.
+ * One set of admission limits, shared by all listeners: at most {@code maxTotal} connections, and at most
+ * {@code maxPerSource} from one client IP address (0 = unlimited). The process has one (its
+ * {@code limits.max-connections}), and so has each route. A connection admitted here is given back by
+ * {@link #release} exactly once, when its release is acknowledged. Thread-safe.
  */
 final class ConnectionLimits {
 
@@ -22,6 +23,14 @@ final class ConnectionLimits {
   ConnectionLimits(int maxTotal, int maxPerSource) {
     this.maxTotal = maxTotal;
     this.maxPerSource = maxPerSource;
+  }
+
+  int maxTotal() {
+    return maxTotal;
+  }
+
+  int maxPerSource() {
+    return maxPerSource;
   }
 
   /** Admits a connection from {@code source} (an IP address), or says which limit refuses it. */

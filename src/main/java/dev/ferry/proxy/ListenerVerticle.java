@@ -1,7 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.config.FerryOptions;
-import dev.ferry.config.UpstreamAddress;
+import dev.ferry.config.RouteOptions;
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.registry.Addresses;
 import dev.ferry.registry.CloseRequest;
@@ -9,6 +9,7 @@ import dev.ferry.registry.ConnectionInfo;
 import dev.ferry.registry.ConnectionOpened;
 import dev.ferry.registry.ReleaseAck;
 import dev.ferry.registry.ReleaseOrder;
+import dev.ferry.upstream.HealthChecker;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.LeakKind;
 import dev.ferry.vocabulary.Side;
@@ -23,7 +24,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.nio.NioChannelOption;
-import io.netty.util.NetUtil;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -32,7 +32,6 @@ import io.vertx.core.net.NetServerOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardSocketOptions;
@@ -40,13 +39,14 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 
 /**
- * Owns the sockets of one event loop: its own listening socket (with {@code instances > 1}, every listener binds the
- * same port with {@code SO_REUSEPORT} and the kernel spreads the clients) and the upstream channels it connects, so a
- * client and its upstream live on this verticle's event loop and an accept never crosses threads. Accepts clients,
- * keeps their {@link ProxyConnection}s, executes the registry's release orders and acknowledges them. {@link #stop()}
- * drains.
+ * Owns the sockets of one event loop: a listening socket per route (with {@code instances > 1}, every listener binds
+ * each route's port with {@code SO_REUSEPORT} and the kernel spreads the clients) and the upstream channels it
+ * connects, so a client and its upstream live on this verticle's event loop and an accept never crosses threads.
+ * Accepts clients, keeps their {@link ProxyConnection}s, executes the registry's release orders and acknowledges
+ * them. {@link #stop()} drains. Listener 0 also runs the routes' active health checks.
  * <p>
  * The proxied sockets are plain Netty channels on the verticle's event loop, not Vert.x {@code NetSocket}s: a
  * {@code NetSocket} allocates a 4 KB write queue chunk per socket, a promise and a listener per write and metrics
@@ -59,29 +59,41 @@ public final class ListenerVerticle extends VerticleBase {
 
   private static final Logger log = LoggerFactory.getLogger(ListenerVerticle.class);
 
+  /** One route as this listener serves it: its listening channel and the bootstrap of its upstream connects. */
+  static final class Served {
+    final Route route;
+    final Bootstrap upstreams;
+    /** {@code splice} as configured for the route, when the transport can do it (native epoll). */
+    final boolean splice;
+    /** Key prefix of the route's options in messages: none for the shorthand's one route. */
+    final String keys;
+    Channel server;
+
+    Served(Route route, Bootstrap upstreams, boolean splice, String keys) {
+      this.route = route;
+      this.upstreams = upstreams;
+      this.splice = splice;
+      this.keys = keys;
+    }
+  }
+
   private final ProxyContext shared;
   private final FerryOptions options;
   /** The registry shard addresses, by shard index: built once, used for every lifecycle message. */
   private final String[] registryShards;
   private final Map<Long, ProxyConnection> connections = new HashMap<>();
+  private final List<Served> served = new ArrayList<>();
+  private final List<HealthChecker> checkers = new ArrayList<>();
   private int index;
   private String address;
   private BufferLedger ledger;
-  private Channel server;
-  private Bootstrap upstreams;
-  /** {@code splice} as configured, when the transport can do it (native epoll). */
-  private boolean splice;
-  private int nextUpstream;
-  /** {@link #nextUpstream}'s view of the upstream list it was built from (compared by identity: a reload swaps it). */
-  private List<UpstreamAddress> targetsOf;
-  private Target[] targets;
   private long sweepTimer = -1;
   private Promise<Void> allReleased;
 
   public ListenerVerticle(ProxyContext shared) {
     this.shared = shared;
     this.options = shared.options();
-    this.registryShards = new String[options.registryShards()];
+    this.registryShards = new String[options.registry().shards()];
     for (int shard = 0; shard < registryShards.length; shard++) {
       registryShards[shard] = Addresses.registry(shard);
     }
@@ -91,54 +103,63 @@ public final class ListenerVerticle extends VerticleBase {
   public Future<?> start() {
     index = shared.nextListenerIndex();
     address = Addresses.listener(index);
-    nextUpstream = index;
     // Each listener enforces its share of the global budget on its own event loop: no cross-thread signalling.
-    ledger = new BufferLedger(shared.metrics(), (long) options.maxBufferedBytes() / options.instances());
+    ledger = new BufferLedger(shared.metrics(),
+      (long) options.limits().maxBufferedBytes() / options.effectiveInstances());
     shared.metrics().addLedger(ledger);
     VertxInternals internals = new VertxInternals(vertx, context);
     EventLoop loop = internals.eventLoop();
-    splice = options.splice() && vertx.isNativeTransportEnabled();
-    upstreams = new Bootstrap()
-      .group(loop)
-      .channelFactory(internals.channelFactory())
-      .resolver(internals.resolver())
-      .option(ChannelOption.TCP_NODELAY, true)
-      .option(ChannelOption.AUTO_READ, false)
-      .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-      .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(options))
-      .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, options.connectTimeout().toMillis()));
     MessageConsumer<ReleaseOrder> orders = vertx.eventBus().localConsumer(address, m -> onReleaseOrder(m.body()));
-    long sweepMs = sweepIntervalMs(options);
-    sweepTimer = vertx.setPeriodic(sweepMs, t -> sweep());
-    // Port 0 means "any": the first listener binds an ephemeral port, the others bind the same one.
-    Future<Integer> port = options.listenPort() != 0 || index == 0
-      ? Future.succeededFuture(options.listenPort())
-      : shared.boundPortFuture();
-    return orders.completion()
-      .compose(v -> port)
-      .compose(p -> bind(internals, loop, p))
-      .onComplete(ar -> {
-        if (index == 0) {
-          shared.bound(ar.map(ch -> ((InetSocketAddress) ch.localAddress()).getPort()));
-        }
-      })
-      .map(ch -> {
-        server = ch;
-        return null;
-      });
+    sweepTimer = vertx.setPeriodic(sweepIntervalMs(options), t -> sweep());
+    List<Future<Channel>> binds = new ArrayList<>();
+    for (Route route : shared.routes()) {
+      RouteOptions ro = route.options();
+      Bootstrap upstreams = new Bootstrap()
+        .group(loop)
+        .channelFactory(internals.channelFactory())
+        .resolver(internals.resolver())
+        .option(ChannelOption.TCP_NODELAY, true)
+        .option(ChannelOption.AUTO_READ, false)
+        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
+        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, ro.connect().timeout().toMillis()));
+      Served s = new Served(route, upstreams, ro.splice() && vertx.isNativeTransportEnabled(),
+        options.shorthand() ? "" : "routes[" + route.name() + "].");
+      served.add(s);
+      // Port 0 means "any": the first listener binds an ephemeral port, the others bind the same one.
+      Future<Integer> port = ro.listen().port() != 0 || index == 0
+        ? Future.succeededFuture(ro.listen().port())
+        : route.boundPortFuture();
+      binds.add(orders.completion()
+        .compose(v -> port)
+        .compose(p -> bind(internals, loop, s, p))
+        .onComplete(ar -> {
+          if (index == 0) {
+            route.bound(ar.map(ch -> ((InetSocketAddress) ch.localAddress()).getPort()));
+          }
+        })
+        .onSuccess(ch -> s.server = ch));
+      if (index == 0 && !route.echo()) {
+        HealthChecker checker = new HealthChecker(route.pool(), loop, upstreams);
+        checkers.add(checker);
+        checker.start();
+      }
+    }
+    return Future.all(binds);
   }
 
-  private Future<Channel> bind(VertxInternals internals, EventLoop loop, int port) {
-    boolean reusePort = options.instances() > 1;
+  private Future<Channel> bind(VertxInternals internals, EventLoop loop, Served s, int port) {
+    RouteOptions ro = s.route.options();
+    boolean reusePort = options.effectiveInstances() > 1;
     ServerBootstrap sb = new ServerBootstrap()
       .group(loop, loop)
       .channelFactory(internals.serverChannelFactory())
       .childOption(ChannelOption.AUTO_READ, false)
       .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-      .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(options))
-      .childHandler(new Acceptor());
+      .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
+      .childHandler(new Acceptor(s));
     internals.configure(new NetServerOptions()
-      .setAcceptBacklog(options.listenBacklog())
+      .setAcceptBacklog(ro.listen().backlog())
       .setTcpNoDelay(true)
       .setReusePort(reusePort), sb);
     if (reusePort && !vertx.isNativeTransportEnabled()) {
@@ -146,12 +167,13 @@ public final class ListenerVerticle extends VerticleBase {
       sb.option(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
     }
     Promise<Channel> bound = internals.promise();
-    sb.bind(options.listenHost(), port).addListener(f -> {
+    sb.bind(ro.listen().host(), port).addListener(f -> {
       ChannelFuture cf = (ChannelFuture) f;
       if (cf.isSuccess()) {
         bound.complete(cf.channel());
       } else {
-        bound.fail(cf.cause());
+        bound.fail(new IllegalStateException("route " + s.route.name() + ": cannot listen on " + ro.listen().host()
+          + ":" + port + ": " + cf.cause().getMessage(), cf.cause()));
       }
     });
     return bound.future();
@@ -160,10 +182,16 @@ public final class ListenerVerticle extends VerticleBase {
   /** The accepted channels' first handler: hands the channel to {@link #accept} and leaves the pipeline. */
   @ChannelHandler.Sharable
   private final class Acceptor extends ChannelInboundHandlerAdapter {
+    private final Served served;
+
+    Acceptor(Served served) {
+      this.served = served;
+    }
+
     @Override
     public void channelRegistered(ChannelHandlerContext ctx) {
       ctx.pipeline().remove(this);
-      accept(ctx.channel());
+      accept(ctx.channel(), served);
       ctx.fireChannelRegistered();
     }
   }
@@ -173,14 +201,17 @@ public final class ListenerVerticle extends VerticleBase {
    * reading until the queue falls to the low mark, half of it ({@link Backpressure}). Both kinds of channel also allow
    * half-closure: a FIN shuts only the input down, and the {@link Relay} passes it on after the last byte.
    */
-  private static WriteBufferWaterMark waterMark(FerryOptions options) {
-    return new WriteBufferWaterMark(options.bufferSoftLimit() / 2, options.bufferSoftLimit());
+  private static WriteBufferWaterMark waterMark(RouteOptions route) {
+    return new WriteBufferWaterMark(route.buffer().softLimit() / 2, route.buffer().softLimit());
   }
 
-  /** A quarter of the shortest timer the sweep serves (idle, half-closed), between 10 ms and 1 s. */
+  /** A quarter of the shortest timer the sweep serves (idle, half-closed) over all routes, between 10 ms and 1 s. */
   static long sweepIntervalMs(FerryOptions options) {
-    long shortest = Math.min(positiveOrMax(options.idleTimeout().toMillis()),
-      positiveOrMax(options.halfClosedTimeout().toMillis()));
+    long shortest = Long.MAX_VALUE;
+    for (RouteOptions r : options.routes()) {
+      shortest = Math.min(shortest, Math.min(positiveOrMax(r.idleTimeout().toMillis()),
+        positiveOrMax(r.close().halfClosedTimeout().toMillis())));
+    }
     return shortest == Long.MAX_VALUE ? 1000 : Math.max(10, Math.min(1000, shortest / 4));
   }
 
@@ -188,35 +219,46 @@ public final class ListenerVerticle extends VerticleBase {
     return ms > 0 ? ms : Long.MAX_VALUE;
   }
 
-  private void accept(Channel ch) {
+  private void accept(Channel ch, Served s) {
     long id = shared.nextId();
     InetSocketAddress remote = (InetSocketAddress) ch.remoteAddress();
     String source = remote.getAddress().getHostAddress();
-    ConnectionLimits.Refusal refusal = shared.limits().admit(source);
-    ConnectionInfo info = new ConnectionInfo(id, source + ":" + remote.getPort(), System.currentTimeMillis(),
-      System.nanoTime());
-    ProxyConnection conn = new ProxyConnection(id, this, ch, info, refusal == null ? source : null);
+    String refusal = admit(s, source);
+    ConnectionInfo info = new ConnectionInfo(id, s.route.name(), source + ":" + remote.getPort(),
+      System.currentTimeMillis(), System.nanoTime());
+    ProxyConnection conn = new ProxyConnection(id, this, s, ch, info, source, refusal == null);
     connections.put(id, conn);
     // Sent before any close request for this id: same sender, same shard, so the registry sees it first.
     vertx.eventBus().send(registryOf(id), new ConnectionOpened(info, address));
     if (refusal == null) {
       if (log.isDebugEnabled()) {
-        log.debug("conn={} accepted from {} on listener {}", id, info.client(), index);
+        log.debug("conn={} accepted from {} on route {}, listener {}", id, info.client(), s.route.name(), index);
       }
       conn.start();
     } else {
       // Refused through the same path as any other end: the registry orders the release, the log line says LIMIT.
-      conn.fault(CloseReason.LIMIT, Side.PROXY, refusal == ConnectionLimits.Refusal.TOTAL
-        ? "over limits.max-connections (" + options.maxConnections() + ")"
-        : "over limits.max-connections-per-source (" + options.maxConnectionsPerSource() + ") for " + source);
+      conn.fault(CloseReason.LIMIT, Side.PROXY, refusal);
     }
   }
 
-  // ---- called by ProxyConnection (same event loop) ----------------------------------------------------------
-
-  FerryOptions options() {
-    return options;
+  /** Admits a client under the process's limits, then its route's; null when admitted, else why not. */
+  private String admit(Served s, String source) {
+    ConnectionLimits process = shared.limits();
+    if (process.admit(source) != null) {
+      return "over limits.max-connections (" + process.maxTotal() + ")";
+    }
+    ConnectionLimits route = s.route.limits();
+    ConnectionLimits.Refusal refusal = route.admit(source);
+    if (refusal == null) {
+      return null;
+    }
+    process.release(source);
+    return refusal == ConnectionLimits.Refusal.TOTAL
+      ? "over " + s.keys + "limits.max-connections (" + route.maxTotal() + ")"
+      : "over " + s.keys + "limits.max-connections-per-source (" + route.maxPerSource() + ") for " + source;
   }
+
+  // ---- called by ProxyConnection (same event loop) ----------------------------------------------------------
 
   FerryMetrics metrics() {
     return shared.metrics();
@@ -226,51 +268,14 @@ public final class ListenerVerticle extends VerticleBase {
     return ledger;
   }
 
-  boolean splice() {
-    return splice;
-  }
-
-  /**
-   * An upstream as the connects use it: an IP literal is resolved once here, so its connects skip the resolver; a
-   * host name stays unresolved and goes through Vert.x's resolver (and its cache) on every connect.
-   */
-  record Target(SocketAddress socketAddress, String label) {
-    static Target of(UpstreamAddress u) {
-      InetAddress literal = NetUtil.createInetAddressFromIpAddressString(u.host());
-      SocketAddress sa = literal != null ? new InetSocketAddress(literal, u.port())
-        : InetSocketAddress.createUnresolved(u.host(), u.port());
-      return new Target(sa, u.toString());
-    }
-
-    @Override
-    public String toString() {
-      return label;
-    }
-  }
-
   /**
    * Connects a new upstream channel on this event loop, with {@code relay} as its pipeline's handler. The bootstrap
    * is this listener's alone and {@code connect} adds the handler to the new channel before it returns, so setting
-   * the handler just before is safe (and saves a clone per connect).
+   * the handler just before is safe (and saves a clone per connect). An IP literal's address comes resolved; a host
+   * name's goes through Vert.x's resolver (and its cache) at each connect.
    */
-  ChannelFuture connect(Target target, Relay relay) {
-    return upstreams.handler(relay).connect(target.socketAddress());
-  }
-
-  Target nextUpstream() {
-    // One snapshot per call: a reload may swap the list (and its size) between calls, never within one.
-    List<UpstreamAddress> all = shared.upstreams();
-    if (all != targetsOf) {
-      Target[] t = new Target[all.size()];
-      for (int i = 0; i < t.length; i++) {
-        t[i] = Target.of(all.get(i));
-      }
-      targets = t;
-      targetsOf = all;
-    }
-    Target a = targets[Math.floorMod(nextUpstream, targets.length)];
-    nextUpstream++;
-    return a;
+  ChannelFuture connect(Served s, SocketAddress target, Relay relay) {
+    return s.upstreams.handler(relay).connect(target);
   }
 
   /** The shard that serialises every message about {@code id}. */
@@ -283,10 +288,11 @@ public final class ListenerVerticle extends VerticleBase {
     vertx.eventBus().send(registryOf(id), new CloseRequest(id, reason, side, detail));
   }
 
-  void released(ProxyConnection conn, int buffersStillHeld) {
+  void released(ProxyConnection conn, Served s, int buffersStillHeld) {
     connections.remove(conn.id());
-    if (conn.admittedSource() != null) {
-      shared.limits().release(conn.admittedSource());
+    if (conn.admitted()) {
+      shared.limits().release(conn.source());
+      s.route.limits().release(conn.source());
     }
     vertx.eventBus().send(registryOf(conn.id()), new ReleaseAck(conn.id(), buffersStillHeld));
     if (allReleased != null && connections.isEmpty()) {
@@ -315,29 +321,40 @@ public final class ListenerVerticle extends VerticleBase {
 
   private void sweep() {
     long now = System.nanoTime();
-    long idle = options.idleTimeout().toNanos();
-    long halfClosed = options.halfClosedTimeout().toNanos();
     for (ProxyConnection c : connections.values()) {
-      c.sweep(now, idle, halfClosed);
+      c.sweep(now);
     }
   }
 
   /**
    * Drains: stops accepting at once, lets open connections finish for {@code shutdown.drain-timeout}, then asks the
-   * registry to close the rest with reason SHUTDOWN. Completes when every connection of this listener is released.
+   * registry to close the rest with reason SHUTDOWN. Completes when every connection of this listener is released
+   * and every check channel closed.
    */
   @Override
   public Future<?> stop() {
     int atStart = connections.size();
     long drainMs = options.drainTimeout().toMillis();
     // Channels still open after our own forced close had all the time it needs are closed by the backstop.
-    long backstopMs = drainMs + options.closeFlushTimeout().toMillis() + options.connectTimeout().toMillis() + 1000;
-    Promise<Void> serverClosed = Promise.promise();
-    server.close().addListener(f -> serverClosed.complete());
+    long backstopMs = drainMs + 1000 + options.routes().stream()
+      .mapToLong(r -> r.close().flushTimeout().toMillis() + r.connect().timeout().toMillis()).max().orElse(0);
+    List<Future<Void>> closed = new ArrayList<>();
+    for (Served s : served) {
+      if (s.server != null) {
+        Promise<Void> serverClosed = Promise.promise();
+        s.server.close().addListener(f -> serverClosed.complete());
+        closed.add(serverClosed.future());
+      }
+    }
+    for (HealthChecker checker : checkers) {
+      CompletableFuture<Void> done = checker.close();
+      closed.add(Future.fromCompletionStage(done));
+    }
     allReleased = Promise.promise();
     if (connections.isEmpty()) {
       allReleased.complete();
     }
+    closed.add(allReleased.future());
     int[] forced = new int[1];
     long drainTimer = vertx.setTimer(Math.max(1, drainMs), t -> {
       List<ProxyConnection> open = new ArrayList<>(connections.values());
@@ -355,7 +372,7 @@ public final class ListenerVerticle extends VerticleBase {
         c.closeChannelsNow();
       }
     });
-    return Future.all(allReleased.future(), serverClosed.future()).onComplete(ar -> {
+    return Future.all(closed).onComplete(ar -> {
       vertx.cancelTimer(drainTimer);
       vertx.cancelTimer(backstopTimer);
       vertx.cancelTimer(sweepTimer);

@@ -1,7 +1,12 @@
 package dev.ferry.proxy;
 
+import dev.ferry.config.RouteOptions;
+import dev.ferry.metrics.RouteMeters;
 import dev.ferry.registry.ConnectionInfo;
 import dev.ferry.registry.ReleaseOrder;
+import dev.ferry.upstream.Tried;
+import dev.ferry.upstream.Upstream;
+import dev.ferry.upstream.UpstreamPool;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.Side;
@@ -12,6 +17,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.net.ConnectException;
+import java.nio.channels.NotYetConnectedException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -68,13 +74,23 @@ final class ProxyConnection implements RelayEvents {
 
   private final long id;
   private final ListenerVerticle owner;
+  private final ListenerVerticle.Served served;
+  private final RouteOptions route;
+  private final UpstreamPool pool;
+  private final RouteMeters meters;
   private final Channel client;
   private final ConnectionInfo info;
-  /** The client IP counted by the connection limits, or null when the client was refused (LIMIT). */
-  private final String admittedSource;
+  /** The client's IP address: what the limits count and {@code source-hash} hashes. */
+  private final String source;
+  /** Admitted by the connection limits (false: refused with LIMIT, nothing to give back). */
+  private final boolean admitted;
   private final Relay up;
   private Relay down;
   private Channel upstream;
+  /** The pool's upstream of the connected channel (or of the attempt in flight), or null. */
+  private Upstream target;
+  /** Upstreams tried so far: each retry goes to another while one remains. */
+  private final Tried tried = new Tried();
   /** The channel of the connect attempt in flight, or null. */
   private Channel connecting;
   private Stage stage = Stage.CONNECTING;
@@ -95,19 +111,25 @@ final class ProxyConnection implements RelayEvents {
    * @param client the accepted channel, registered on the owner's event loop and not reading yet: its pipeline gets
    *               the client-to-upstream {@link Relay}, which starts reading once the upstream connects
    */
-  ProxyConnection(long id, ListenerVerticle owner, Channel client, ConnectionInfo info, String admittedSource) {
+  ProxyConnection(long id, ListenerVerticle owner, ListenerVerticle.Served served, Channel client, ConnectionInfo info,
+                  String source, boolean admitted) {
     this.id = id;
     this.owner = owner;
+    this.served = served;
+    this.route = served.route.options();
+    this.pool = served.route.pool();
+    this.meters = served.route.meters();
     this.client = client;
     this.info = info;
-    this.admittedSource = admittedSource;
+    this.source = source;
+    this.admitted = admitted;
     this.up = newRelay(Direction.UPSTREAM);
     client.pipeline().addLast(up);
     client.closeFuture().addListener(f -> channelGone(Side.CLIENT));
   }
 
   private Relay newRelay(Direction direction) {
-    return new Relay(id, direction, this, owner.ledger(), owner.options().bufferHardLimit(), owner.splice());
+    return new Relay(id, direction, this, owner.ledger(), meters, route.buffer().hardLimit(), served.splice);
   }
 
   long id() {
@@ -118,8 +140,12 @@ final class ProxyConnection implements RelayEvents {
     return stage;
   }
 
-  String admittedSource() {
-    return admittedSource;
+  String source() {
+    return source;
+  }
+
+  boolean admitted() {
+    return admitted;
   }
 
   void start() {
@@ -133,51 +159,64 @@ final class ProxyConnection implements RelayEvents {
   // ---- connect ----------------------------------------------------------------------------------------------
 
   private void connect(int attempt) {
-    ListenerVerticle.Target target = owner.nextUpstream();
+    Upstream u = pool.choose(source, tried);
+    if (u == null) {
+      fault(CloseReason.CONNECT_FAILED, Side.UPSTREAM, "no upstream to try in route " + route.name()
+        + " (every one draining, or none healthy and no panic)");
+      return;
+    }
+    pool.opened(u);
+    target = u;
     long startNanos = System.nanoTime();
     // A relay per attempt: a handler belongs to one pipeline, and a failed attempt's channel keeps its own.
     Relay relay = newRelay(Direction.DOWNSTREAM);
-    ChannelFuture f = owner.connect(target, relay);
+    ChannelFuture f = owner.connect(served, u.socketAddress(), relay);
     connecting = f.channel();
-    f.addListener(done -> onConnect(attempt, target, relay, startNanos, (ChannelFuture) done));
+    f.addListener(done -> onConnect(attempt, u, relay, startNanos, (ChannelFuture) done));
   }
 
-  private void onConnect(int attempt, ListenerVerticle.Target target, Relay relay, long startNanos, ChannelFuture f) {
+  private void onConnect(int attempt, Upstream u, Relay relay, long startNanos, ChannelFuture f) {
     connecting = null;
     long now = System.nanoTime();
-    owner.metrics().connectAttempt(f.isSuccess(), now - startNanos);
+    meters.connectAttempt(f.isSuccess(), now - startNanos);
     if (releasing()) {
-      // The release aborted this connect (it closed the channel), or the connect won the race: closed now all the same.
+      // The release aborted this connect (it closed the channel): not the upstream's failure. Or the connect won the
+      // race: it is closed now all the same.
       if (f.isSuccess()) {
+        pool.connectSucceeded(u);
         f.channel().close();
       }
       maybeFinish();
       return;
     }
     if (f.isSuccess()) {
+      pool.connectSucceeded(u);
       upstream = f.channel();
       down = relay;
       upstream.closeFuture().addListener(c -> channelGone(Side.UPSTREAM));
-      info.upstream(target.label());
+      info.upstream(u.label());
       info.connected(now - info.openedAtNanos());
       stage(firstFin == Side.CLIENT ? Stage.CLIENT_FIN : Stage.ESTABLISHED);
       quietSinceNanos = now;
       up.connect(upstream, down);
       down.connect(client, up);
       if (log.isDebugEnabled()) {
-        log.debug("conn={} connected to {} (attempt {})", id, target, attempt);
+        log.debug("conn={} connected to {} (attempt {})", id, u, attempt);
       }
       return;
     }
     Throwable cause = f.cause() != null ? f.cause() : new IllegalStateException("connect cancelled");
-    if (attempt < owner.options().connectAttempts()) {
-      log.debug("conn={} connect attempt {} to {} failed: {}; trying the next upstream", id, attempt, target,
+    pool.connectFailed(u, cause);
+    pool.closed(u);
+    target = null;
+    if (attempt < route.connect().attempts()) {
+      log.debug("conn={} connect attempt {} to {} failed: {}; trying the next upstream", id, attempt, u,
         describe(cause));
       connect(attempt + 1);
     } else {
       CloseReason reason = cause instanceof ConnectTimeoutException ? CloseReason.CONNECT_TIMEOUT
         : CloseReason.CONNECT_FAILED;
-      fault(reason, Side.UPSTREAM, "attempt " + attempt + " to " + target + ": " + describe(cause));
+      fault(reason, Side.UPSTREAM, "attempt " + attempt + " to " + u + ": " + describe(cause));
     }
   }
 
@@ -206,7 +245,7 @@ final class ProxyConnection implements RelayEvents {
       return;
     }
     boolean both = up.mode() == Relay.Mode.ENDED && down.mode() == Relay.Mode.ENDED;
-    if (!both && owner.options().halfClose()) {
+    if (!both && route.close().halfClose()) {
       return;
     }
     stage(Stage.CLOSED_IN_ORDER);
@@ -244,7 +283,7 @@ final class ProxyConnection implements RelayEvents {
   @Override
   public void overflow(Side sink, long queuedBytes) {
     fault(CloseReason.OVERFLOW, sink, queuedBytes + " bytes queued for the " + sink.label()
-      + ", hard limit " + owner.options().bufferHardLimit());
+      + ", hard limit " + route.buffer().hardLimit());
   }
 
   @Override
@@ -256,7 +295,7 @@ final class ProxyConnection implements RelayEvents {
    * Called by the listener's sweep: byte metrics, and the timers of an open connection. Quiet means no byte moved
    * either way (read, or taken by a sink).
    */
-  void sweep(long nowNanos, long idleTimeoutNanos, long halfClosedTimeoutNanos) {
+  void sweep(long nowNanos) {
     if (stage == Stage.CONNECTING || stage.compareTo(Stage.CLOSED_IN_ORDER) >= 0) {
       return;
     }
@@ -285,6 +324,8 @@ final class ProxyConnection implements RelayEvents {
     if (sweepReported) {
       return;
     }
+    long halfClosedTimeoutNanos = route.close().halfClosedTimeout().toNanos();
+    long idleTimeoutNanos = route.idleTimeout().toNanos();
     if (firstFin != null && halfClosedTimeoutNanos > 0 && quiet >= halfClosedTimeoutNanos) {
       sweepReported = true;
       fault(CloseReason.HALF_CLOSED_TIMEOUT, Side.PROXY, "the " + firstFin.label() + " sent its FIN and no byte "
@@ -308,6 +349,9 @@ final class ProxyConnection implements RelayEvents {
     if (down != null) {
       down.release();
     }
+    // Armed first: a channel whose output is shut already closes at once, and the release may finish right here.
+    forceCloseTimer = client.eventLoop().schedule(this::forceClose, route.close().flushTimeout().toNanos(),
+      TimeUnit.NANOSECONDS);
     if (connecting != null) {
       // Nobody waits for this upstream any more: the failed connect ends the attempt (onConnect).
       connecting.close();
@@ -316,8 +360,6 @@ final class ProxyConnection implements RelayEvents {
     if (upstream != null) {
       closeAfterFlush(upstream);
     }
-    forceCloseTimer = client.eventLoop().schedule(this::forceClose, owner.options().closeFlushTimeout().toNanos(),
-      TimeUnit.NANOSECONDS);
     maybeFinish();
   }
 
@@ -331,8 +373,11 @@ final class ProxyConnection implements RelayEvents {
   /** The peers did not take the queued bytes within the flush timeout: close the channels without flushing. */
   private void forceClose() {
     forceCloseTimer = null;
+    if (stage == Stage.RELEASED) {
+      return;
+    }
     log.warn("conn={} queued writes not flushed within {} ms; closing without flush", id,
-      owner.options().closeFlushTimeout().toMillis());
+      route.close().flushTimeout().toMillis());
     closeChannelsNow();
   }
 
@@ -366,7 +411,11 @@ final class ProxyConnection implements RelayEvents {
       forceCloseTimer = null;
     }
     reportBytes();
-    owner.released(this, up.held() + (down == null ? 0 : down.held()));
+    if (target != null) {
+      pool.closed(target);
+      target = null;
+    }
+    owner.released(this, served, up.held() + (down == null ? 0 : down.held()));
   }
 
   private void stage(Stage next) {
@@ -378,8 +427,8 @@ final class ProxyConnection implements RelayEvents {
     long upBytes = up.bytes();
     long downBytes = down == null ? 0 : down.bytes();
     if (upBytes != reportedUp || downBytes != reportedDown) {
-      owner.metrics().bytes(Direction.UPSTREAM, upBytes - reportedUp);
-      owner.metrics().bytes(Direction.DOWNSTREAM, downBytes - reportedDown);
+      meters.bytes(Direction.UPSTREAM, upBytes - reportedUp);
+      meters.bytes(Direction.DOWNSTREAM, downBytes - reportedDown);
       reportedUp = upBytes;
       reportedDown = downBytes;
       info.bytes(upBytes, downBytes);
@@ -394,6 +443,10 @@ final class ProxyConnection implements RelayEvents {
   }
 
   static CloseReason classify(Throwable t) {
+    if (t instanceof NotYetConnectedException) {
+      // shutdown(2) of an established socket answers ENOTCONN once its peer reset it: Ferry's FIN found it gone.
+      return CloseReason.PEER_RESET;
+    }
     String m = t.getMessage();
     if (m != null && (m.contains("Connection reset") || m.contains("Broken pipe")
       || m.contains("Transport endpoint is not connected"))) {
@@ -403,6 +456,9 @@ final class ProxyConnection implements RelayEvents {
   }
 
   private static String describe(Throwable t) {
+    if (t instanceof NotYetConnectedException) {
+      return "not connected any more (reset), seen when sending Ferry's FIN";
+    }
     if (t instanceof ConnectException || t.getMessage() == null) {
       return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
     }

@@ -1,43 +1,38 @@
 package dev.ferry.proxy;
 
 import dev.ferry.config.FerryOptions;
-import dev.ferry.config.UpstreamAddress;
 import dev.ferry.metrics.FerryMetrics;
-
-import io.vertx.core.AsyncResult;
-import io.vertx.core.Future;
-import io.vertx.core.Promise;
 
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * What every listener instance of one Ferry shares: options, metrics, the upstream list, the connection-id
- * sequence (ids are unique in the process) and the drain tally. Thread-safe.
+ * What every listener instance of one Ferry shares: options, metrics, the routes, the process-wide connection
+ * limits, the connection-id sequence (ids are unique in the process) and the drain tally. Thread-safe.
  */
 public final class ProxyContext {
 
   private final FerryOptions options;
   private final FerryMetrics metrics;
-  // Replaced whole by upstreams(List) on a config reload; readers take one snapshot per connect.
-  private volatile List<UpstreamAddress> upstreams;
+  private final List<Route> routes;
+  private final ConnectionLimits limits;
   private final AtomicLong ids = new AtomicLong();
   private final AtomicInteger listenerIndex = new AtomicInteger();
   private final AtomicInteger drained = new AtomicInteger();
   private final AtomicInteger forced = new AtomicInteger();
-  private final ConnectionLimits limits;
-  /** The port listener 0 bound (the proxy's port): with port 0, the other listeners bind the same one. */
-  private final Promise<Integer> bound = Promise.promise();
 
-  public ProxyContext(FerryOptions options, FerryMetrics metrics, List<UpstreamAddress> upstreams) {
-    if (upstreams.isEmpty()) {
-      throw new IllegalArgumentException("no upstream to proxy to");
-    }
+  public ProxyContext(FerryOptions options, FerryMetrics metrics, List<Route> routes) {
     this.options = options;
     this.metrics = metrics;
-    this.upstreams = List.copyOf(upstreams);
-    this.limits = new ConnectionLimits(options.maxConnections(), options.maxConnectionsPerSource());
+    this.routes = List.copyOf(routes);
+    this.limits = new ConnectionLimits(options.limits().maxConnections(), 0);
+  }
+
+  /** A route at run time for {@code options}'s route of that name, with {@code pool} as its pool. */
+  public static Route route(dev.ferry.config.RouteOptions options, dev.ferry.upstream.UpstreamPool pool, boolean echo,
+                            FerryMetrics metrics) {
+    return new Route(options, pool, echo, metrics.route(options.name()));
   }
 
   ConnectionLimits limits() {
@@ -52,17 +47,18 @@ public final class ProxyContext {
     return metrics;
   }
 
-  /** The current upstream list: immutable and never empty; a reload replaces it, connections keep their upstream. */
-  public List<UpstreamAddress> upstreams() {
-    return upstreams;
+  public List<Route> routes() {
+    return routes;
   }
 
-  /** Replaces the upstream list (config reload); new connects use it, open connections are not touched. */
-  public void upstreams(List<UpstreamAddress> replacement) {
-    if (replacement.isEmpty()) {
-      throw new IllegalArgumentException("no upstream to proxy to");
+  /** The route of this name, or null. */
+  public Route route(String name) {
+    for (Route r : routes) {
+      if (r.name().equals(name)) {
+        return r;
+      }
     }
-    this.upstreams = List.copyOf(replacement);
+    return null;
   }
 
   long nextId() {
@@ -71,25 +67,6 @@ public final class ProxyContext {
 
   int nextListenerIndex() {
     return listenerIndex.getAndIncrement();
-  }
-
-  /** Listener 0's bind: completes (once) with the port it bound, or its bind failure. */
-  void bound(AsyncResult<Integer> result) {
-    if (result.succeeded()) {
-      bound.tryComplete(result.result());
-    } else {
-      bound.tryFail(result.cause());
-    }
-  }
-
-  Future<Integer> boundPortFuture() {
-    return bound.future();
-  }
-
-  /** The port the proxy listens on (the actual one when configured as 0), or -1 before it is bound. */
-  public int boundPort() {
-    Future<Integer> f = bound.future();
-    return f.succeeded() ? f.result() : -1;
   }
 
   void drainTally(int drainedCount, int forcedCount) {

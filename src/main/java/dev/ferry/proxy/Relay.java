@@ -1,5 +1,6 @@
 package dev.ferry.proxy;
 
+import dev.ferry.metrics.RouteMeters;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.Side;
 import io.netty.buffer.ByteBuf;
@@ -97,7 +98,8 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
   /**
    * @param splice whether a bulk stream switches to {@code splice(2)}; both channels must then be epoll channels
    */
-  Relay(long id, Direction direction, RelayEvents conn, BufferLedger ledger, int hardLimit, boolean splice) {
+  Relay(long id, Direction direction, RelayEvents conn, BufferLedger ledger, RouteMeters meters, int hardLimit,
+        boolean splice) {
     this.id = id;
     this.direction = direction;
     this.sourceSide = direction == Direction.UPSTREAM ? Side.CLIENT : Side.UPSTREAM;
@@ -105,7 +107,7 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
     this.conn = conn;
     this.ledger = ledger;
     this.pressure = new Backpressure(ledger, this, hardLimit);
-    this.splicer = splice ? new Splicer(direction, ledger.metrics(), this) : null;
+    this.splicer = splice ? new Splicer(direction, meters, this) : null;
   }
 
   Mode mode() {

@@ -1,6 +1,6 @@
 package dev.ferry.proxy;
 
-import dev.ferry.metrics.FerryMetrics;
+import dev.ferry.metrics.RouteMeters;
 import dev.ferry.vocabulary.Direction;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -61,14 +61,14 @@ final class Splicer {
   }
 
   private final Direction direction;
-  private final FerryMetrics metrics;
+  private final RouteMeters metrics;
   private final Chunks chunks;
   private Channel source;
   private Channel sink;
   private int fullReads;
   private boolean active;
 
-  Splicer(Direction direction, FerryMetrics metrics, Chunks chunks) {
+  Splicer(Direction direction, RouteMeters metrics, Chunks chunks) {
     this.direction = direction;
     this.metrics = metrics;
     this.chunks = chunks;

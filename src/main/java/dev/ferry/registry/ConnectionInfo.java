@@ -12,6 +12,7 @@ import io.vertx.core.json.JsonObject;
 public final class ConnectionInfo {
 
   private final long id;
+  private final String route;
   private final String client;
   private final long openedAtMillis;
   private final long openedAtNanos;
@@ -22,8 +23,9 @@ public final class ConnectionInfo {
   private volatile long bytesDownstream;
   private volatile long connectNanos = -1;
 
-  public ConnectionInfo(long id, String client, long openedAtMillis, long openedAtNanos) {
+  public ConnectionInfo(long id, String route, String client, long openedAtMillis, long openedAtNanos) {
     this.id = id;
+    this.route = route;
     this.client = client;
     this.openedAtMillis = openedAtMillis;
     this.openedAtNanos = openedAtNanos;
@@ -31,6 +33,11 @@ public final class ConnectionInfo {
 
   public long id() {
     return id;
+  }
+
+  /** The name of the route that accepted it: a configured name, fit for a metric label. */
+  public String route() {
+    return route;
   }
 
   public String client() {
@@ -85,6 +92,7 @@ public final class ConnectionInfo {
   public JsonObject toJson(String registryState, long nowNanos) {
     return new JsonObject()
       .put("id", id)
+      .put("route", route)
       .put("client", client)
       .put("upstream", upstream)
       .put("state", registryState)

@@ -79,7 +79,7 @@ public final class ConnectionRegistryVerticle extends VerticleBase {
 
   private void onOpened(ConnectionOpened opened) {
     if (table.open(opened.info(), opened.owner())) {
-      metrics.opened();
+      metrics.opened(opened.info().route());
     } else {
       log.error("conn={} opened twice; the second notice is ignored", opened.info().id());
     }
@@ -110,7 +110,7 @@ public final class ConnectionRegistryVerticle extends VerticleBase {
     }
     ConnectionInfo info = e.info();
     long durationNanos = System.nanoTime() - info.openedAtNanos();
-    metrics.released(e.reason(), e.side(), durationNanos);
+    metrics.released(info.route(), e.reason(), e.side(), durationNanos);
     if (ack.buffersStillHeld() != 0) {
       metrics.leakDetected(LeakKind.CONNECTION);
       log.error("conn={} released while its ledger still held {} buffers", ack.id(), ack.buffersStillHeld());
@@ -128,6 +128,7 @@ public final class ConnectionRegistryVerticle extends VerticleBase {
     long connect = info.connectNanos();
     return new JsonObject()
       .put("id", info.id())
+      .put("route", info.route())
       .put("client", info.client())
       .put("upstream", info.upstream())
       .put("reason", e.reason().label())
