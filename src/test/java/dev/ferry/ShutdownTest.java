@@ -21,7 +21,7 @@ class ShutdownTest {
 
   @Test
   void drainsATransferInFlightBeforeStopping() throws Exception {
-    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setDrainTimeout(Duration.ofSeconds(20)))) {
+    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().set("shutdown.drain-timeout", Duration.ofSeconds(20)))) {
       Peer client = ferry.connect();
       client.write("before");
       assertThat(client.readExactlyText(6)).isEqualTo("before");
@@ -54,7 +54,7 @@ class ShutdownTest {
   void closesWhatIsLeftWithReasonShutdownWhenTheDrainTimeoutExpires() throws Exception {
     try (Backend backend = new Backend(Backend.HOLD);
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
-           .setDrainTimeout(Duration.ofMillis(300)))) {
+           .set("shutdown.drain-timeout", Duration.ofMillis(300)))) {
       Peer client = ferry.connect();
       client.write("idle forever");
       Peer upstream = backend.awaitAccepted(1);

@@ -31,7 +31,7 @@ class AdminTokenTest {
 
   @Test
   void requiresTheBearerTokenToKillAConnectionWhenOneIsConfigured() throws Exception {
-    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setAdminToken("s3cret"))) {
+    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().set("admin.token", "s3cret"))) {
       Peer client = ferry.connect();
       client.write("k");
       client.readExactly(1);

@@ -3,35 +3,71 @@ package dev.ferry.admin;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
 import dev.ferry.vocabulary.CloseReason;
+import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.LeakKind;
 import dev.ferry.vocabulary.Side;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-/** What Prometheus scrapes: every documented name, labels from enums only, series that appear only when due. */
+/**
+ * What Prometheus scrapes: every documented series exists at 0 on a fresh Ferry, every label value of it (so an alert's
+ * {@code increase()} sees the first event and a dashboard never shows "no data"), and labels come from enums and
+ * configured names only.
+ */
 class MetricsExpositionTest {
 
   static final List<String> ALWAYS = List.of(
-    "ferry_connections_opened_total", "ferry_connections_open ", "ferry_connections_closing ",
-    "ferry_double_free_detected_total{kind=\"buffer\"} 0.0", "ferry_double_free_detected_total{kind=\"release\"} 0.0",
-    "ferry_leaks_detected_total{kind=\"buffer\"} 0.0", "ferry_leaks_detected_total{kind=\"release\"} 0.0",
-    "ferry_leaks_detected_total{kind=\"connection\"} 0.0",
+    "ferry_connections_open ", "ferry_connections_closing ",
     "ferry_buffers_held ", "ferry_buffer_bytes_held ", "ferry_buffer_bytes_queued ",
-    "ferry_bytes_total{direction=\"upstream\"}", "ferry_bytes_total{direction=\"downstream\"}",
-    "ferry_connection_duration_seconds_bucket", "ferry_upstream_connect_seconds_bucket",
+    "ferry_connection_duration_seconds_bucket{route=\"default\",", "ferry_upstream_connect_seconds_bucket{",
     "process_cpu_usage", "jvm_memory_used_bytes");
 
+  /** Every series a rule or a dashboard may read, at 0, for a Ferry whose one route is {@code default}. */
+  static List<String> zeroSeries(String upstream) {
+    List<String> series = new ArrayList<>();
+    series.add("ferry_connections_opened_total{route=\"default\"} 0.0");
+    for (CloseReason reason : CloseReason.values()) {
+      for (Side side : Side.values()) {
+        series.add("ferry_connections_closed_total{reason=\"" + reason.label() + "\",route=\"default\",side=\""
+          + side.label() + "\"} 0.0");
+      }
+      series.add("ferry_double_free_prevented_total{reason=\"" + reason.label() + "\"} 0.0");
+    }
+    for (String kind : List.of("buffer", "release")) {
+      series.add("ferry_double_free_detected_total{kind=\"" + kind + "\"} 0.0");
+    }
+    for (LeakKind kind : LeakKind.values()) {
+      series.add("ferry_leaks_detected_total{kind=\"" + kind.label() + "\"} 0.0");
+    }
+    for (Direction d : Direction.values()) {
+      series.add("ferry_bytes_total{direction=\"" + d.label() + "\",route=\"default\"} 0.0");
+      series.add("ferry_splice_started_total{direction=\"" + d.label() + "\",route=\"default\"} 0.0");
+    }
+    series.add("ferry_connection_duration_seconds_count{route=\"default\"} 0");
+    for (String outcome : List.of("success", "failure")) {
+      series.add("ferry_upstream_connect_seconds_count{outcome=\"" + outcome + "\",route=\"default\"} 0");
+      series.add("ferry_upstream_connect_total{outcome=\"" + outcome + "\",route=\"default\",upstream=\""
+        + upstream + "\"} 0.0");
+    }
+    series.add("ferry_upstream_up{route=\"default\",upstream=\"" + upstream + "\"} 1.0");
+    series.add("ferry_upstream_active_connections{route=\"default\",upstream=\"" + upstream + "\"} 0.0");
+    series.add("ferry_upstream_ejections_total{route=\"default\",upstream=\"" + upstream + "\"} 0.0");
+    series.add("ferry_route_panic{route=\"default\"} 0.0");
+    series.add("ferry_route_panic_entries_total{route=\"default\"} 0.0");
+    return series;
+  }
+
   @Test
-  void exposesEveryFerryMetricAndAddsCloseSeriesOnlyWhenTheyHappen() throws Exception {
+  void everySeriesExistsAtZeroOnAFreshFerryAndCountsFromThere() throws Exception {
     try (FerryHarness ferry = FerryHarness.start(FerryHarness.options())) {
+      String upstream = "127.0.0.1:" + ferry.ferry().echoPort();
       String before = scrape(ferry);
-      assertThat(before).contains(ALWAYS);
-      assertThat(before).doesNotContain("ferry_connections_closed_total{");
-      assertThat(before).doesNotContain("ferry_double_free_prevented_total{");
-      assertThat(before).doesNotContain("ferry_double_free_detected_total{kind=\"connection\"}");
+      assertThat(before).contains(ALWAYS).contains(zeroSeries(upstream));
 
       Peer client = ferry.connect();
       client.write("12345");
@@ -47,18 +83,20 @@ class MetricsExpositionTest {
       // Vert.x's event-bus meters are off (a meter lookup per lifecycle message); Ferry counts its own lifecycle.
       assertThat(after).doesNotContain("vertx_eventbus_");
       assertThat(after)
-        .contains("ferry_connections_opened_total 1.0")
+        .contains("ferry_connections_opened_total{route=\"default\"} 1.0")
         .contains("ferry_connections_open 0.0")
         .contains("ferry_buffers_held 0.0")
-        .contains("ferry_connections_closed_total{reason=\"PEER_CLOSED\",side=\"client\"} 1.0")
-        .contains("ferry_connection_duration_seconds_count 1")
-        .doesNotContain("ferry_connections_closed_total{reason=\"ADMIN_KILL\"");
+        .contains("ferry_connections_closed_total{reason=\"PEER_CLOSED\",route=\"default\",side=\"client\"} 1.0")
+        .contains("ferry_connections_closed_total{reason=\"ADMIN_KILL\",route=\"default\",side=\"proxy\"} 0.0")
+        .contains("ferry_connection_duration_seconds_count{route=\"default\"} 1")
+        .contains("ferry_upstream_connect_total{outcome=\"success\",route=\"default\",upstream=\"" + upstream
+          + "\"} 1.0");
       // Byte counters are flushed from the connection at its release: exact.
-      assertThat(after).contains("ferry_bytes_total{direction=\"upstream\"} 5.0")
-        .contains("ferry_bytes_total{direction=\"downstream\"} 5.0");
-      // No label carries a peer address or a connection id.
+      assertThat(after).contains("ferry_bytes_total{direction=\"upstream\",route=\"default\"} 5.0")
+        .contains("ferry_bytes_total{direction=\"downstream\",route=\"default\"} 5.0");
+      // No label carries the client's address or a connection id.
       assertThat(after.lines().filter(l -> l.startsWith("ferry_")))
-        .noneMatch(l -> l.contains("127.0.0.1") || l.contains("id="));
+        .noneMatch(l -> l.contains(":" + client.localPort() + "\"") || l.contains("id="));
     }
   }
 

@@ -115,8 +115,8 @@ class ManifestModelTest {
     FerryOptions options = podOptions();
     Map<String, Integer> ports = ferry.getPorts().stream()
       .collect(Collectors.toMap(ContainerPort::getName, ContainerPort::getContainerPort));
-    assertThat(ports).containsExactlyInAnyOrderEntriesOf(Map.of("proxy", options.listenPort(),
-      "admin", options.adminPort()));
+    assertThat(ports).containsExactlyInAnyOrderEntriesOf(Map.of("proxy", options.routes().get(0).listen().port(),
+      "admin", options.admin().port()));
     Service service = k8s.one(Service.class, "ferry");
     for (ServicePort sp : service.getSpec().getPorts()) {
       assertThat(ports).as("Service port %s targets a container port", sp.getName())
@@ -131,7 +131,7 @@ class ManifestModelTest {
       assertThat(endpoint.get("path")).isEqualTo("/metrics");
     });
     Map<String, String> scrape = deployment.getSpec().getTemplate().getMetadata().getAnnotations();
-    assertThat(scrape).containsEntry("prometheus.io/port", String.valueOf(options.adminPort()))
+    assertThat(scrape).containsEntry("prometheus.io/port", String.valueOf(options.admin().port()))
       .containsEntry("prometheus.io/path", "/metrics");
   }
 
@@ -193,10 +193,11 @@ class ManifestModelTest {
     assertThat(preStop).hasSize(2).startsWith("sleep");
     long preStopSeconds = Long.parseLong(preStop.get(1));
     assertThat(preStopSeconds).isBetween(1L, 15L);
-    Duration needed = Duration.ofSeconds(preStopSeconds).plus(options.drainTimeout()).plus(options.closeFlushTimeout());
+    Duration flush = options.routes().get(0).close().flushTimeout();
+    Duration needed = Duration.ofSeconds(preStopSeconds).plus(options.drainTimeout()).plus(flush);
     assertThat(Duration.ofSeconds(pod.getTerminationGracePeriodSeconds())).isGreaterThan(needed);
     assertThat(options.drainTimeout()).isEqualTo(Duration.ofSeconds(20));
-    assertThat(options.closeFlushTimeout()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(flush).isEqualTo(Duration.ofSeconds(5));
   }
 
   @Test

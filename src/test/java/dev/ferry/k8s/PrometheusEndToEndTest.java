@@ -6,6 +6,7 @@ import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
 import dev.ferry.support.Ports;
+import dev.ferry.support.TestConfig;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Side;
 import io.vertx.core.json.JsonArray;
@@ -162,8 +163,8 @@ class PrometheusEndToEndTest {
     }
   }
 
-  private static FerryOptions refusingOptions() throws IOException {
-    return FerryHarness.options(Backend.refusingAddress()).setConnectAttempts(1);
+  private static TestConfig refusingOptions() throws IOException {
+    return FerryHarness.options(Backend.refusingAddress()).set("connect.attempts", 1);
   }
 
   private static void refusedConnect(FerryHarness ferry) throws IOException {

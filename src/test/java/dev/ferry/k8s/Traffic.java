@@ -50,7 +50,7 @@ final class Traffic {
       JsonArray open = new JsonObject(ferry.admin("GET", "/connections").body()).getJsonArray("connections");
       assertThat(open).hasSize(1);
       long id = open.getJsonObject(0).getLong("id");
-      int shards = ferry.ferry().options().registryShards();
+      int shards = ferry.ferry().options().registry().shards();
       String address = Addresses.registry(Addresses.shardOf(id, shards));
       long before = ferry.metrics().preventedTotal();
       var bus = ferry.ferry().vertx().eventBus();

@@ -61,7 +61,7 @@ class BufferLimitTest {
   void closesWithOverflowWhenQueuedBytesPassTheHardLimit() throws Exception {
     try (Backend backend = new Backend(Backend.HOLD);
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
-           .setBufferSoftLimit(1024).setBufferHardLimit(2048))) {
+           .set("buffer.soft-limit", 1024).set("buffer.hard-limit", 2048))) {
       Peer client = ferry.connect();
       CompletableFuture<Void> writer = flood(client);
       Peer upstream = backend.awaitAccepted(1);

@@ -32,7 +32,7 @@ class ConnectionLimitTest {
   @Test
   void closesClientsOverMaxConnectionsWithLimitAndAdmitsAgainWhenOneLeaves() throws Exception {
     try (Backend backend = new Backend(Backend.closingAtEof(peer -> peer.write(peer.readExactly(2))));
-         FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).setMaxConnections(2))) {
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).set("limits.max-connections", 2))) {
       Peer a = ferry.connect();
       Peer b = ferry.connect();
       a.write("a1");
@@ -63,7 +63,7 @@ class ConnectionLimitTest {
 
   @Test
   void limitsConnectionsPerSourceAddress() throws Exception {
-    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setMaxConnectionsPerSource(1))) {
+    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().set("limits.max-connections-per-source", 1))) {
       Peer first = connectFrom("127.0.0.1", ferry.port());
       first.write("x");
       assertThat(first.readExactlyText(1)).isEqualTo("x");
@@ -86,7 +86,8 @@ class ConnectionLimitTest {
 
   /**
    * A flood of clients sending as fast as they can to an upstream that never reads: each connection alone could
-   * queue its 1 MiB soft limit, but together they stay under the 256 KiB global budget plus one read each.
+   * queue its 256 KiB soft limit (2 MiB for eight; the budget may not be below one soft limit), but together they
+   * stay under the 256 KiB global budget plus one read each.
    */
   @Test
   void keepsTheTotalQueuedUnderTheGlobalBudgetWhenManyClientsFloodASilentUpstream() throws Exception {
@@ -94,7 +95,7 @@ class ConnectionLimitTest {
     int budget = 256 * 1024;
     try (Backend backend = new Backend(Backend.HOLD);
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
-           .setBufferSoftLimit(1024 * 1024).setBufferHardLimit(4 * 1024 * 1024).setMaxBufferedBytes(budget))) {
+           .set("buffer.soft-limit", budget).set("buffer.hard-limit", 4 * 1024 * 1024).set("limits.max-buffered-bytes", budget))) {
       byte[] chunk = new byte[128 * 1024];
       List<Peer> peers = new ArrayList<>();
       List<CompletableFuture<Void>> writers = new ArrayList<>();

@@ -35,8 +35,8 @@ class DataIntegrityTest {
            peer.close();
          });
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
-           .setBufferSoftLimit(64 * 1024).setCloseFlushTimeout(Duration.ofSeconds(20))
-           .setReleaseTimeout(Duration.ofSeconds(30)))) {
+           .set("buffer.soft-limit", 64 * 1024).set("close.flush-timeout", Duration.ofSeconds(20))
+           .set("registry.release-timeout", Duration.ofSeconds(30)))) {
       Peer client = ferry.connect();
       client.write(data);
       client.finish();
@@ -64,7 +64,7 @@ class DataIntegrityTest {
            peer.close();
          });
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(silent.address(), sink.address())
-           .setConnectTimeout(Duration.ofMillis(400)).setConnectAttempts(2))) {
+           .set("connect.timeout", Duration.ofMillis(400)).set("connect.attempts", 2))) {
       Peer client = ferry.connect();
       client.write(data);
       client.close();
@@ -84,8 +84,8 @@ class DataIntegrityTest {
            peer.finish();
          });
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
-           .setBufferSoftLimit(64 * 1024).setCloseFlushTimeout(Duration.ofSeconds(20))
-           .setReleaseTimeout(Duration.ofSeconds(30)))) {
+           .set("buffer.soft-limit", 64 * 1024).set("close.flush-timeout", Duration.ofSeconds(20))
+           .set("registry.release-timeout", Duration.ofSeconds(30)))) {
       Peer client = ferry.connect();
       Digest got = client.readToEnd(SLOW);
       client.close();
@@ -100,7 +100,7 @@ class DataIntegrityTest {
   @Test
   void echoesManyMegabytesBothWaysAtOnceWithBoundedQueues() throws Exception {
     byte[] data = Peer.randomBytes(SIZE / 2, 3);
-    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setBufferSoftLimit(32 * 1024))) {
+    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().set("buffer.soft-limit", 32 * 1024))) {
       Peer client = ferry.connect();
       long[] maxQueued = new long[1];
       CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {

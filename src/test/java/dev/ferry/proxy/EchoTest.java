@@ -34,8 +34,11 @@ class EchoTest {
   @Test
   void startsAnEmbeddedEchoUpstreamWhenNoneIsConfigured() {
     assertThat(ferry.ferry().echoPort()).isPositive();
-    assertThat(ferry.ferry().upstreams()).singleElement()
-      .satisfies(u -> assertThat(u.port()).isEqualTo(ferry.ferry().echoPort()));
+    assertThat(ferry.ferry().routes()).singleElement().satisfies(r -> {
+      assertThat(r.echo()).isTrue();
+      assertThat(r.pool().options().upstreams()).singleElement()
+        .satisfies(u -> assertThat(u.address().port()).isEqualTo(ferry.ferry().echoPort()));
+    });
   }
 
   @Test

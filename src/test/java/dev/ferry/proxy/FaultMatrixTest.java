@@ -5,6 +5,7 @@ import dev.ferry.support.Await;
 import dev.ferry.support.Backend;
 import dev.ferry.support.Blackhole;
 import dev.ferry.support.FerryHarness;
+import dev.ferry.support.TestConfig;
 import dev.ferry.support.Peer;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Side;
@@ -121,19 +122,19 @@ class FaultMatrixTest {
     }
 
     void reach() throws Exception {
-      FerryOptions options;
+      TestConfig options;
       if (cell.phase == CONNECTING) {
         options = connectingOptions();
       } else {
         backend = track(new Backend(Backend.HOLD));
         options = FerryHarness.options(backend.address());
       }
-      options.setDrainTimeout(cell.fault == SHUTDOWN ? Duration.ofMillis(300) : Duration.ofSeconds(20));
+      options.set("shutdown.drain-timeout", cell.fault == SHUTDOWN ? Duration.ofMillis(300) : Duration.ofSeconds(20));
       if (cell.fault == IDLE) {
-        options.setIdleTimeout(Duration.ofMillis(300));
+        options.set("idle-timeout", Duration.ofMillis(300));
       }
       if (cell.fault == OVERFLOW) {
-        options.setBufferSoftLimit(1024).setBufferHardLimit(2048);
+        options.set("buffer.soft-limit", 1024).set("buffer.hard-limit", 2048);
       }
       ferry = FerryHarness.start(options);
       client = ferry.connect();
@@ -158,14 +159,14 @@ class FaultMatrixTest {
       }
     }
 
-    private FerryOptions connectingOptions() throws IOException {
+    private TestConfig connectingOptions() throws IOException {
       if (cell.fault == CONNECT_REFUSED) {
-        return FerryHarness.options(Backend.refusingAddress(), Backend.refusingAddress()).setConnectAttempts(2);
+        return FerryHarness.options(Backend.refusingAddress(), Backend.refusingAddress()).set("connect.attempts", 2);
       }
       Blackhole silent = track(new Blackhole());
       Duration timeout = cell.fault == CONNECT_TIMEOUT ? Duration.ofMillis(300) : Duration.ofSeconds(5);
-      return FerryHarness.options(silent.address()).setConnectTimeout(timeout).setConnectAttempts(1)
-        .setCloseFlushTimeout(Duration.ofSeconds(2)).setReleaseTimeout(Duration.ofSeconds(15));
+      return FerryHarness.options(silent.address()).set("connect.timeout", timeout).set("connect.attempts", 1)
+        .set("close.flush-timeout", Duration.ofSeconds(2)).set("registry.release-timeout", Duration.ofSeconds(15));
     }
 
     void inject() throws Exception {

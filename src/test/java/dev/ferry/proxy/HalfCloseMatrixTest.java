@@ -5,6 +5,7 @@ import dev.ferry.support.Await;
 import dev.ferry.support.Backend;
 import dev.ferry.support.Blackhole;
 import dev.ferry.support.FerryHarness;
+import dev.ferry.support.TestConfig;
 import dev.ferry.support.Peer;
 import dev.ferry.support.Peer.Digest;
 import dev.ferry.vocabulary.CloseReason;
@@ -23,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 
 import static dev.ferry.proxy.HalfCloseMatrixTest.Ending.BOTH_AT_ONCE;
 import static dev.ferry.proxy.HalfCloseMatrixTest.Ending.IN_ORDER;
+import static dev.ferry.proxy.HalfCloseMatrixTest.Ending.OTHER_RESETS;
 import static dev.ferry.proxy.HalfCloseMatrixTest.Ending.RESET_AFTER_FIN;
 import static dev.ferry.proxy.HalfCloseMatrixTest.Ending.RESET_AFTER_FIN_QUIET;
 import static dev.ferry.proxy.HalfCloseMatrixTest.Ending.SILENT;
@@ -62,6 +64,8 @@ class HalfCloseMatrixTest {
     RESET_AFTER_FIN,
     /** The first side resets while nothing is sent to it (Ferry no longer reads it; the sweep asks the kernel). */
     RESET_AFTER_FIN_QUIET,
+    /** The other side resets as the first side's FIN is on its way: Ferry's FIN finds it gone. */
+    OTHER_RESETS,
     /** The other side never answers nor closes: close.half-closed-timeout. */
     SILENT
   }
@@ -85,6 +89,8 @@ class HalfCloseMatrixTest {
       }
       cells.add(new Cell(first, Phase.ESTABLISHED, RESET_AFTER_FIN, CloseReason.PEER_RESET, first));
       cells.add(new Cell(first, Phase.ESTABLISHED, RESET_AFTER_FIN_QUIET, CloseReason.PEER_RESET, first));
+      cells.add(new Cell(first, Phase.ESTABLISHED, OTHER_RESETS, CloseReason.PEER_RESET,
+        first == Side.CLIENT ? Side.UPSTREAM : Side.CLIENT));
       cells.add(new Cell(first, Phase.ESTABLISHED, SILENT, CloseReason.HALF_CLOSED_TIMEOUT, Side.PROXY));
     }
     cells.add(new Cell(Side.CLIENT, Phase.ESTABLISHED, BOTH_AT_ONCE, CloseReason.PEER_CLOSED, null));
@@ -187,6 +193,11 @@ class HalfCloseMatrixTest {
           first.reset();
           other.awaitClosedByPeer();
         }
+        case OTHER_RESETS -> {
+          other.reset();
+          first.awaitClosedByPeer();
+          sending.handle((v, e) -> null).get(30, TimeUnit.SECONDS);
+        }
         case SILENT -> {
           assertThat(other.readToEnd(Duration.ZERO)).isEqualTo(Digest.of(request));
           first.awaitClosedByPeer();
@@ -198,25 +209,25 @@ class HalfCloseMatrixTest {
     private void start() throws Exception {
       boolean smallUpstream = cell.first == Side.CLIENT && pausedPhase();
       Backend backend = track(new Backend(Backend.HOLD, smallUpstream ? SMALL_BUFFER : 0));
-      FerryOptions options;
+      TestConfig options;
       if (cell.phase == Phase.CONNECTING) {
         Blackhole silent = track(new Blackhole());
         options = FerryHarness.options(silent.address(), backend.address())
-          .setConnectTimeout(Duration.ofMillis(300)).setConnectAttempts(2);
+          .set("connect.timeout", Duration.ofMillis(300)).set("connect.attempts", 2);
       } else {
         options = FerryHarness.options(backend.address());
       }
       switch (cell.phase) {
-        case BACKPRESSURED -> options.setBufferSoftLimit(SMALL_BUFFER).setBufferHardLimit(4 * SMALL_BUFFER);
+        case BACKPRESSURED -> options.set("buffer.soft-limit", SMALL_BUFFER).set("buffer.hard-limit", 4 * SMALL_BUFFER);
         // Two listeners with a 1 MiB budget: each pauses its sources at 512 KiB queued, below the soft limit.
-        case BUDGET_PAUSED -> options.setInstances(2).setBufferSoftLimit(1024 * 1024)
-          .setBufferHardLimit(8 * 1024 * 1024).setMaxBufferedBytes(1024 * 1024);
-        case SPLICED -> options.setSplice(true);
-        case DRAINING -> options.setDrainTimeout(Duration.ofSeconds(20));
+        case BUDGET_PAUSED -> options.set("instances", 2).set("buffer.soft-limit", 1024 * 1024)
+          .set("buffer.hard-limit", 8 * 1024 * 1024).set("limits.max-buffered-bytes", 1024 * 1024);
+        case SPLICED -> options.set("splice", true);
+        case DRAINING -> options.set("shutdown.drain-timeout", Duration.ofSeconds(20));
         default -> { }
       }
       if (cell.ending == SILENT) {
-        options.setHalfClosedTimeout(Duration.ofMillis(400));
+        options.set("close.half-closed-timeout", Duration.ofMillis(400));
       }
       ferry = FerryHarness.start(options);
       client = Peer.connect(ferry.port(), cell.first == Side.UPSTREAM && pausedPhase() ? SMALL_BUFFER : 0);

@@ -67,7 +67,7 @@ class HalfCloseTest {
   @Test
   void loosesTheAnswerWithHalfCloseOffAsBeforeButDeliversTheRequest() throws Exception {
     try (Backend backend = new Backend(Exchange.server(BODY));
-         FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).setHalfClose(false))) {
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).set("close.half-close", false))) {
       Peer client = ferry.connect();
       Digest got = runIgnoringReset(client);
       assertThat(got.bytes()).as("answer bytes with half-close off").isLessThan(BODY.length);
@@ -82,7 +82,7 @@ class HalfCloseTest {
   void endsAHalfClosedConnectionWhoseOtherSideStaysSilentWithHalfClosedTimeout() throws Exception {
     try (Backend backend = new Backend(Backend.HOLD);
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
-           .setHalfClosedTimeout(Duration.ofMillis(400)))) {
+           .set("close.half-closed-timeout", Duration.ofMillis(400)))) {
       Peer client = ferry.connect();
       client.write("request");
       client.finish();

@@ -17,7 +17,7 @@ class IdleTimeoutTest {
   void closesBothSidesWhenNoByteMovesForTheIdleTimeout() throws Exception {
     try (Backend backend = new Backend(Backend.HOLD);
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
-           .setIdleTimeout(Duration.ofMillis(300)))) {
+           .set("idle-timeout", Duration.ofMillis(300)))) {
       Peer client = ferry.connect();
       client.write("one byte then silence");
       Peer upstream = backend.awaitAccepted(1);
@@ -33,7 +33,7 @@ class IdleTimeoutTest {
 
   @Test
   void keepsAConnectionThatMovesBytesOpenPastTheIdleTimeout() throws Exception {
-    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setIdleTimeout(Duration.ofMillis(400)))) {
+    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().set("idle-timeout", Duration.ofMillis(400)))) {
       Peer client = ferry.connect();
       long end = System.nanoTime() + Duration.ofMillis(1200).toNanos();
       while (System.nanoTime() < end) {

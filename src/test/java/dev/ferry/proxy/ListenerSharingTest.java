@@ -23,7 +23,7 @@ class ListenerSharingTest {
   @ParameterizedTest
   @EnumSource(value = TransportMode.class, names = {"EPOLL", "NIO"})
   void servesEveryClientWhenThreeListenersShareOneEphemeralPort(TransportMode transport) throws Exception {
-    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().setTransport(transport).setInstances(3))) {
+    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().set("transport", transport).set("instances", 3))) {
       assertThat(ferry.ferry().nativeTransport()).isEqualTo(transport == TransportMode.EPOLL);
       List<Peer> clients = new ArrayList<>();
       for (int i = 0; i < 24; i++) {

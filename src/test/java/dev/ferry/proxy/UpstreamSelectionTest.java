@@ -70,7 +70,7 @@ class UpstreamSelectionTest {
     try (Blackhole silent = new Blackhole();
          Backend echo = new Backend(Backend.closingAtEof(peer -> peer.write(peer.readExactly(early.length + 4))));
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(silent.address(), echo.address())
-           .setConnectTimeout(Duration.ofMillis(500)).setConnectAttempts(2))) {
+           .set("connect.timeout", Duration.ofMillis(500)).set("connect.attempts", 2))) {
       Peer client = ferry.connect();
       // The first attempt hangs for 500 ms: everything below is sent while no upstream exists.
       client.write(early);
@@ -105,7 +105,7 @@ class UpstreamSelectionTest {
   void closesClientWhenEveryUpstreamRefuses() throws Exception {
     UpstreamAddress first = Backend.refusingAddress();
     UpstreamAddress second = Backend.refusingAddress();
-    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options(first, second).setConnectAttempts(3))) {
+    try (FerryHarness ferry = FerryHarness.start(FerryHarness.options(first, second).set("connect.attempts", 3))) {
       Peer client = ferry.connect();
       // Bytes sent before the upstream exists are held by Vert.x for the paused client; the release drains them.
       client.write("lost with the connection");
@@ -121,7 +121,7 @@ class UpstreamSelectionTest {
   void closesClientWithConnectTimeoutWhenTheUpstreamNeverAnswers() throws Exception {
     try (Blackhole silent = new Blackhole();
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(silent.address())
-           .setConnectTimeout(Duration.ofMillis(300)).setConnectAttempts(2))) {
+           .set("connect.timeout", Duration.ofMillis(300)).set("connect.attempts", 2))) {
       Peer client = ferry.connect();
       client.write("waiting");
       client.awaitClosedByPeer();

@@ -43,7 +43,7 @@ class ConcurrentCloseTest {
     int threads = 8;
     int perThread = 100;
     try (Backend backend = new Backend(Backend.HOLD);
-         FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).setRegistryShards(2))) {
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).set("registry.shards", 2))) {
       Peer client = ferry.connect();
       Peer upstream = backend.awaitAccepted(1);
       Await.until("the connection is registered", () -> ferry.metrics().connectionsOpen() == 1);
@@ -109,9 +109,9 @@ class ConcurrentCloseTest {
   @Test
   void countsAReleaseNeverAcknowledgedAsALeak() throws Exception {
     try (FerryHarness ferry = FerryHarness.start(FerryHarness.options()
-      .setReleaseTimeout(java.time.Duration.ofMillis(2500)).setWatchdogInterval(java.time.Duration.ofMillis(100)))) {
+      .set("registry.release-timeout", java.time.Duration.ofMillis(2500)).set("registry.watchdog-interval", java.time.Duration.ofMillis(100)))) {
       // Test-only seam: a connection the registry believes in, owned by a listener address nobody consumes.
-      ConnectionInfo ghost = new ConnectionInfo(999_999, "127.0.0.1:1", System.currentTimeMillis(), System.nanoTime());
+      ConnectionInfo ghost = new ConnectionInfo(999_999, "default", "127.0.0.1:1", System.currentTimeMillis(), System.nanoTime());
       String shard = Addresses.registry(0);
       ferry.ferry().vertx().eventBus().send(shard, new ConnectionOpened(ghost, "ferry.listener.nobody"));
       ferry.ferry().vertx().eventBus().send(shard, new CloseRequest(999_999, CloseReason.IO_ERROR, Side.PROXY, "t"));

@@ -142,7 +142,7 @@ class ConnectionTablePropertyTest {
 
     private void open(Open o) {
       boolean expected = !model.containsKey(o.id());
-      boolean accepted = table.open(new ConnectionInfo(o.id(), "127.0.0.1:1", 0, 0), o.owner());
+      boolean accepted = table.open(new ConnectionInfo(o.id(), "default", "127.0.0.1:1", 0, 0), o.owner());
       assertThat(accepted).as("open(%d) accepted; after %s", o.id(), history).isEqualTo(expected);
       if (accepted) {
         opensAccepted++;
@@ -349,7 +349,7 @@ class ConnectionTablePropertyTest {
     @ForAll("requestsForOneId") List<Close> requests) {
     ConnectionTable table = new ConnectionTable();
     long id = requests.get(0).id();
-    table.open(new ConnectionInfo(id, "127.0.0.1:1", 0, 0), "owner");
+    table.open(new ConnectionInfo(id, "default", "127.0.0.1:1", 0, 0), "owner");
     int ordered = 0;
     for (Close c : requests) {
       if (table.requestClose(new CloseRequest(c.id(), c.reason(), c.side(), c.detail()), 0)

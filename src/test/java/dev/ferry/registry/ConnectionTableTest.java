@@ -12,7 +12,7 @@ class ConnectionTableTest {
   private final ConnectionTable table = new ConnectionTable();
 
   private static ConnectionInfo info(long id) {
-    return new ConnectionInfo(id, "127.0.0.1:5", 0, 0);
+    return new ConnectionInfo(id, "default", "127.0.0.1:5", 0, 0);
   }
 
   @Test

@@ -75,7 +75,7 @@ class RegistryStressTest {
     throws Exception {
     try (Backend backend = new Backend(Backend.HOLD);
          FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
-           .setRegistryShards(shards).setInstances(2))) {
+           .set("registry.shards", shards).set("instances", 2))) {
       List<Peer> clients = new ArrayList<>();
       for (int k = 0; k < CONNECTIONS; k++) {
         clients.add(ferry.connect());

@@ -260,7 +260,7 @@ public final class SoakDriver {
       if (!last.quiet()) {
         stats.fail("gauges not back at 0 " + o.grace.toSeconds() + " s after the traffic ended: " + last.gauges());
       }
-      long opened = last.count("ferry_connections_opened_total");
+      long opened = (long) last.sum("ferry_connections_opened_total");
       long closed = (long) last.sum("ferry_connections_closed_total");
       if (opened != closed) {
         stats.fail("ferry_connections_opened_total " + opened + " != sum of ferry_connections_closed_total " + closed);
@@ -295,7 +295,7 @@ public final class SoakDriver {
       figures.put("prevented double frees (suppressed close requests)",
         (long) last.sum("ferry_double_free_prevented_total"));
       figures.put("refused/failed upstream connect attempts",
-        last.count("ferry_upstream_connect_seconds_count{outcome=\"failure\"}"));
+        (long) last.sum("ferry_upstream_connect_seconds_count", "outcome=\"failure\""));
 
       if (child != null) {
         checkAccessLog(child, opened, bytesUp, bytesDown, figures);
@@ -347,7 +347,7 @@ public final class SoakDriver {
   private Result result(long startNanos, long trafficNanos, long opened, StreamLedger.Verdict verdict, Scrape last,
                         Map<String, Object> figures, Path work, FerryChild child) {
     long faults = stats.sumPrefix("fault.") + stats.get("admin_kills")
-      + Math.max(0, last.count("ferry_upstream_connect_seconds_count{outcome=\"failure\"}"));
+      + Math.max(0, (long) last.sum("ferry_upstream_connect_seconds_count", "outcome=\"failure\""));
     long leaks = (long) last.sum("ferry_leaks_detected_total");
     long doubleFrees = (long) last.sum("ferry_double_free_detected_total");
     Duration traffic = Duration.ofNanos(trafficNanos);
@@ -362,7 +362,7 @@ public final class SoakDriver {
     sb.append("  upstream behaviours: ").append(stats.withPrefix("upstream.")).append('\n');
     sb.append("  faults injected: ").append(faults).append(" = ").append(stats.withPrefix("fault."))
       .append(", admin kills ").append(stats.get("admin_kills")).append(", refused/failed connect attempts ")
-      .append(last.count("ferry_upstream_connect_seconds_count{outcome=\"failure\"}")).append('\n');
+      .append((long) last.sum("ferry_upstream_connect_seconds_count", "outcome=\"failure\"")).append('\n');
     sb.append("  client outcomes: ").append(stats.withPrefix("outcome.")).append('\n');
     figures.forEach((k, v) -> sb.append("  ").append(k).append(": ").append(v).append('\n'));
     sb.append("  work dir (Ferry's stdout/stderr): ").append(work).append('\n');
@@ -558,7 +558,7 @@ public final class SoakDriver {
       Scrape s = Scrape.of(http, adminPort);
       maxOpen[0] = Math.max(maxOpen[0], s.count("ferry_connections_open"));
       log.info("conn=- soak progress: {} client runs, opened {}, {}, leaks {}, double frees detected {}, heap {} MiB, "
-          + "direct {} MiB", runs.get(), s.count("ferry_connections_opened_total"), s.gauges(),
+          + "direct {} MiB", runs.get(), (long) s.sum("ferry_connections_opened_total"), s.gauges(),
         (long) s.sum("ferry_leaks_detected_total"), (long) s.sum("ferry_double_free_detected_total"),
         s.heapUsed() / MIB, s.directUsed() / MIB);
     } catch (IOException | RuntimeException e) {

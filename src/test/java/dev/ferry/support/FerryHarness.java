@@ -35,19 +35,23 @@ public final class FerryHarness implements AutoCloseable {
     this.access = access;
   }
 
-  /** Options for tests: 127.0.0.1, port 0 everywhere, 1 instance, timeouts short enough for tests. */
-  public static FerryOptions options(UpstreamAddress... upstreams) {
-    return new FerryOptions()
-      .setListenHost("127.0.0.1").setListenPort(0)
-      .setAdminHost("127.0.0.1").setAdminPort(0)
-      .setEchoHost("127.0.0.1").setEchoPort(0)
-      .setInstances(1)
-      .setUpstreams(List.of(upstreams))
-      .setConnectTimeout(Duration.ofSeconds(2))
-      .setCloseFlushTimeout(Duration.ofSeconds(2))
-      .setReleaseTimeout(Duration.ofSeconds(10))
-      .setWatchdogInterval(Duration.ofMillis(200))
-      .setDrainTimeout(Duration.ofSeconds(2));
+  /** A configuration for tests: 127.0.0.1, port 0 everywhere, 1 instance, timeouts short enough for tests. */
+  public static TestConfig options(UpstreamAddress... upstreams) {
+    return new TestConfig()
+      .set("listen.host", "127.0.0.1").set("listen.port", 0)
+      .set("admin.host", "127.0.0.1").set("admin.port", 0)
+      .set("echo.host", "127.0.0.1").set("echo.port", 0)
+      .set("instances", 1)
+      .set("upstreams", List.of(upstreams))
+      .set("connect.timeout", "2s")
+      .set("close.flush-timeout", "2s")
+      .set("registry.release-timeout", "10s")
+      .set("registry.watchdog-interval", "200ms")
+      .set("shutdown.drain-timeout", "2s");
+  }
+
+  public static FerryHarness start(TestConfig config) {
+    return start(config.options(), null, null);
   }
 
   public static FerryHarness start(FerryOptions options) {
@@ -56,7 +60,7 @@ public final class FerryHarness implements AutoCloseable {
 
   /**
    * Starts Ferry the way {@code Main} does with {@code --config}: from {@code path}, watching it every
-   * {@code scanPeriod} for upstream changes.
+   * {@code scanPeriod} for changes of the routes' pools.
    */
   public static FerryHarness startFromFile(String path, Duration scanPeriod) {
     return start(dev.ferry.config.ConfigLoader.loadBlocking(path, java.util.Map.of()), path, scanPeriod);
@@ -88,6 +92,11 @@ public final class FerryHarness implements AutoCloseable {
 
   public Peer connect() throws IOException {
     return Peer.connect(port());
+  }
+
+  /** A client of route {@code name}. */
+  public Peer connect(String route) throws IOException {
+    return Peer.connect(ferry.proxyPort(route));
   }
 
   public AccessLogCapture access() {

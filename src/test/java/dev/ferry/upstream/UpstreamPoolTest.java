@@ -389,7 +389,7 @@ class UpstreamPoolTest {
   @Test
   void theConnectCounterSitsBesideTheConnectTimerInPrometheus() {
     PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    new FerryMetrics(prometheus).connectAttempt(true, 1_000_000);
+    new FerryMetrics(prometheus).route("db").connectAttempt(true, 1_000_000);
     UpstreamPool pool = new UpstreamPool("db", Pools.options(BalanceAlgorithm.ROUND_ROBIN, 1), prometheus, ticker,
       Pools.SEED);
     pool.connectSucceeded(pool.upstreams().get(0));
@@ -398,7 +398,7 @@ class UpstreamPoolTest {
 
     assertThat(scrape)
       .contains("ferry_upstream_connect_total{outcome=\"success\",route=\"db\",upstream=\"10.0.0.1:5432\"} 1.0")
-      .contains("ferry_upstream_connect_seconds_count{outcome=\"success\"} 1")
+      .contains("ferry_upstream_connect_seconds_count{outcome=\"success\",route=\"db\"} 1")
       .contains("ferry_upstream_up{route=\"db\",upstream=\"10.0.0.1:5432\"} 1.0")
       .contains("ferry_upstream_active_connections{route=\"db\",upstream=\"10.0.0.1:5432\"} 0.0")
       .contains("ferry_upstream_ejections_total{route=\"db\",upstream=\"10.0.0.1:5432\"} 0.0")

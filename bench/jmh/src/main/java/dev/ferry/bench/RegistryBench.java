@@ -120,7 +120,7 @@ public class RegistryBench {
       for (int s = 0; s < shards; s++) {
         long id = sentinelBase + s;
         String shard = Addresses.registry(Addresses.shardOf(id, shards));
-        bus.send(shard, new ConnectionOpened(new ConnectionInfo(id, "bench", 0, System.nanoTime()), OWNER));
+        bus.send(shard, new ConnectionOpened(new ConnectionInfo(id, "bench", "bench", 0, System.nanoTime()), OWNER));
         bus.send(shard, new CloseRequest(id, CloseReason.PEER_CLOSED, Side.CLIENT, "sentinel"));
       }
     }
@@ -246,7 +246,7 @@ public class RegistryBench {
       long now = System.nanoTime();
       for (long id = base; id < base + BATCH; id++) {
         String shard = Addresses.registry(Addresses.shardOf(id, shards));
-        bus.send(shard, new ConnectionOpened(new ConnectionInfo(id, "bench", 0, now), OWNER));
+        bus.send(shard, new ConnectionOpened(new ConnectionInfo(id, "bench", "bench", 0, now), OWNER));
         bus.send(shard, new CloseRequest(id, CloseReason.PEER_CLOSED, Side.CLIENT, "bench"));
       }
     });
