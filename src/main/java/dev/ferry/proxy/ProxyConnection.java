@@ -231,6 +231,7 @@ final class ProxyConnection implements RelayEvents {
 
   @Override
   public void readFailed(Side side, Throwable cause) {
+    client.close();
     fault(classify(cause), side, describe(cause));
   }
 
