@@ -231,7 +231,6 @@ final class ProxyConnection implements RelayEvents {
 
   @Override
   public void readFailed(Side side, Throwable cause) {
-    client.close();
     fault(classify(cause), side, describe(cause));
   }
 
