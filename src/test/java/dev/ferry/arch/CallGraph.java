@@ -97,8 +97,7 @@ final class CallGraph {
       public void check(JavaCodeUnit start, ConditionEvents events) {
         for (Reached r : reach(start)) {
           if (forbidden.test(r.access())) {
-            events.add(SimpleConditionEvent.violated(start, start.getFullName() + " reaches what "
-              + forbidden.getDescription() + ": " + r.describe()));
+            events.add(SimpleConditionEvent.violated(start, "via " + r.describe()));
           }
         }
       }
