@@ -379,7 +379,7 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
 
   private void drop(ByteBuf buf) {
     held--;
-    buf.release();
+    ledger.release(id, buf, buf.readableBytes());
   }
 
   /** Bytes read from the source and forwarded; exact to one splice chunk for a spliced direction. */
