@@ -220,9 +220,6 @@ final class ProxyConnection implements RelayEvents {
 
   /** Publishes a close request, unless the release already began (then the event is its own consequence). */
   void fault(CloseReason reason, Side side, String detail) {
-    if (reason == CloseReason.OVERFLOW) {
-      shedEarlyBytes();
-    }
     if (releasing()) {
       if (log.isDebugEnabled()) {
         log.debug("conn={} {} on {} during release: not published", id, reason, side.label());
@@ -230,11 +227,6 @@ final class ProxyConnection implements RelayEvents {
       return;
     }
     owner.requestClose(id, reason, side, detail);
-  }
-
-  /** Frees what the client sent before the upstream existed: nobody will want it now. */
-  private void shedEarlyBytes() {
-    up.release();
   }
 
   @Override
