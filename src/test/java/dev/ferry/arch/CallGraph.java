@@ -41,8 +41,11 @@ final class CallGraph {
     }
   }
 
-  /** Every access reachable from {@code start}, each with the shortest chain that reaches it. */
-  static List<Reached> reach(JavaCodeUnit start) {
+  /**
+   * Every access reachable from {@code start}, each with the shortest chain that reaches it; an access matching
+   * {@code stop} is listed but not followed (one report per offending access, not one per step below it).
+   */
+  static List<Reached> reach(JavaCodeUnit start, DescribedPredicate<? super JavaAccess<?>> stop) {
     List<Reached> out = new ArrayList<>();
     Map<JavaCodeUnit, JavaCodeUnit> parent = new HashMap<>();
     Deque<JavaCodeUnit> queue = new ArrayDeque<>();
@@ -53,6 +56,9 @@ final class CallGraph {
       List<JavaCodeUnit> chain = chain(unit, parent);
       for (JavaAccess<?> a : unit.getAccessesFromSelf()) {
         out.add(new Reached(chain, a));
+        if (stop.test(a)) {
+          continue;
+        }
         for (JavaCodeUnit next : targets(a)) {
           if (!parent.containsKey(next)) {
             parent.put(next, unit);
@@ -95,7 +101,7 @@ final class CallGraph {
     return new ArchCondition<>("never reach, through Ferry's code, what " + forbidden.getDescription()) {
       @Override
       public void check(JavaCodeUnit start, ConditionEvents events) {
-        for (Reached r : reach(start)) {
+        for (Reached r : reach(start, forbidden)) {
           if (forbidden.test(r.access())) {
             events.add(SimpleConditionEvent.violated(start, "via " + r.describe()));
           }
@@ -109,7 +115,7 @@ final class CallGraph {
     return new ArchCondition<>("reach, through Ferry's code, what " + wanted.getDescription()) {
       @Override
       public void check(JavaCodeUnit start, ConditionEvents events) {
-        boolean found = reach(start).stream().anyMatch(r -> wanted.test(r.access()));
+        boolean found = reach(start, DescribedPredicate.alwaysFalse()).stream().anyMatch(r -> wanted.test(r.access()));
         events.add(new SimpleConditionEvent(start, found, start.getFullName()
           + (found ? " reaches" : " never reaches") + " what " + wanted.getDescription()));
       }
