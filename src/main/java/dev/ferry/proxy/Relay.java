@@ -208,7 +208,6 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    ctx.close();
     conn.readFailed(sourceSide, cause);
   }
 

@@ -154,7 +154,6 @@ final class HealthProbe extends ChannelInboundHandlerAdapter {
 
   @Override
   public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-    ctx.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
     if (!finished) {
       finish(CheckResult.IO_ERROR, stage.name().toLowerCase(java.util.Locale.ROOT) + ": " + Upstream.describe(cause));
     }
