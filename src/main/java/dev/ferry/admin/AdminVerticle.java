@@ -228,10 +228,4 @@ public final class AdminVerticle extends VerticleBase {
   private static void error(HttpServerRequest req, int status, String message) {
     json(req, status, new JsonObject().put("error", message));
   }
-
-  /** Kills straight in a table, past the registry shard. */
-  static dev.ferry.registry.ConnectionTable.Decision killDirectly(dev.ferry.registry.ConnectionTable table, long id) {
-    return table.requestClose(new dev.ferry.registry.CloseRequest(id, dev.ferry.vocabulary.CloseReason.ADMIN_KILL,
-      dev.ferry.vocabulary.Side.PROXY, "admin"), System.nanoTime());
-  }
 }

@@ -66,11 +66,6 @@ public final class ConnectionTable {
     public boolean leakReported() {
       return leakReported;
     }
-
-    /** Lets the admin API mark an entry as it pleases. */
-    public void state(State next) {
-      state = next;
-    }
   }
 
   /** What became of a close request. */
