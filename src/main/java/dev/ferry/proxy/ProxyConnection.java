@@ -149,7 +149,7 @@ final class ProxyConnection implements RelayEvents {
     if (releasing()) {
       // The release aborted this connect (it closed the channel), or the connect won the race: closed now all the same.
       if (f.isSuccess()) {
-        closeLateConnect(f.channel());
+        f.channel().close();
       }
       maybeFinish();
       return;
@@ -179,10 +179,6 @@ final class ProxyConnection implements RelayEvents {
         : CloseReason.CONNECT_FAILED;
       fault(reason, Side.UPSTREAM, "attempt " + attempt + " to " + target + ": " + describe(cause));
     }
-  }
-
-  private static void closeLateConnect(Channel ch) {
-    ch.close();
   }
 
   // ---- the in-order end -------------------------------------------------------------------------------------

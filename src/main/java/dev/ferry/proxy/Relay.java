@@ -225,7 +225,7 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
     held--;
     ledger.handedOver(n);
     bytes += n;
-    sink.write(buf.retain(), pressure.track(sink, n));
+    sink.write(buf, pressure.track(sink, n));
     burst += n;
     if (pressure.overHardLimit() && !overflowReported) {
       overflowReported = true;
@@ -379,7 +379,7 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
 
   private void drop(ByteBuf buf) {
     held--;
-    ReferenceCountUtil.release(buf);
+    ledger.release(id, buf, buf.readableBytes());
   }
 
   /** Bytes read from the source and forwarded; exact to one splice chunk for a spliced direction. */
