@@ -96,8 +96,8 @@ final class LifecycleApis {
       public void check(JavaClass c, ConditionEvents events) {
         for (JavaAccess<?> a : c.getAccessesFromSelf()) {
           if (api.test(a) && sites.stream().noneMatch(s -> s.allows(a.getOrigin()))) {
-            events.add(SimpleConditionEvent.violated(a, a.getDescription()
-              + ": not an allowed call site (allowed: " + sites + "; see CallSites." + listName + ")"));
+            events.add(SimpleConditionEvent.violated(a, a.getDescription() + (sites.isEmpty() ? ": allowed nowhere"
+              : ": not an allowed call site (allowed: " + sites + "; see CallSites." + listName + ")")));
           }
         }
       }
