@@ -29,9 +29,4 @@ public enum TransportMode {
     }
     throw new IllegalArgumentException("must be one of auto, epoll, nio, got " + Values.describe(value));
   }
-
-  /** Who a transport fault is blamed on. */
-  static dev.ferry.vocabulary.Side blamed() {
-    return dev.ferry.vocabulary.Side.PROXY;
-  }
 }

@@ -77,11 +77,6 @@ public final class ConnectionRegistryVerticle extends VerticleBase {
     }
   }
 
-  /** Names the owner for a log line. */
-  private static String ownerKind() {
-    return dev.ferry.proxy.ListenerVerticle.class.getSimpleName();
-  }
-
   private void onOpened(ConnectionOpened opened) {
     if (table.open(opened.info(), opened.owner())) {
       metrics.opened();

@@ -177,9 +177,4 @@ public final class HealthChecker {
   boolean roundScheduled() {
     return nextRound != null;
   }
-
-  /** The checker's event loop, straight from a Vert.x context. */
-  static EventLoop loopOf(io.vertx.core.Context context) {
-    return ((io.vertx.core.internal.ContextInternal) context).nettyEventLoop();
-  }
 }
