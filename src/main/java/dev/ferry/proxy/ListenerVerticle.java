@@ -195,7 +195,6 @@ public final class ListenerVerticle extends VerticleBase {
     ConnectionLimits.Refusal refusal = shared.limits().admit(source);
     ConnectionInfo info = new ConnectionInfo(id, source + ":" + remote.getPort(), System.currentTimeMillis(),
       System.nanoTime());
-    shared.metrics().registry().counter("ferry.accepted.by.client", "client", info.client()).increment();
     ProxyConnection conn = new ProxyConnection(id, this, ch, info, refusal == null ? source : null);
     connections.put(id, conn);
     // Sent before any close request for this id: same sender, same shard, so the registry sees it first.
