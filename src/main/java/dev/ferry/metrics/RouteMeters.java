@@ -2,6 +2,7 @@ package dev.ferry.metrics;
 
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.Outcome;
 import dev.ferry.vocabulary.Side;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -62,13 +63,13 @@ public final class RouteMeters {
     this.duration = Timer.builder(MetricNames.CONNECTION_DURATION)
       .description("Connection lifetime, accept to release").serviceLevelObjectives(DURATION_BUCKETS)
       .tag(MetricNames.TAG_ROUTE, route).register(registry);
-    this.connectOk = connectTimer(registry, "success");
-    this.connectFailed = connectTimer(registry, "failure");
+    this.connectOk = connectTimer(registry, Outcome.SUCCESS);
+    this.connectFailed = connectTimer(registry, Outcome.FAILURE);
   }
 
-  private Timer connectTimer(MeterRegistry registry, String outcome) {
+  private Timer connectTimer(MeterRegistry registry, Outcome outcome) {
     return Timer.builder(MetricNames.UPSTREAM_CONNECT).description("One upstream connect attempt")
-      .tags(MetricNames.TAG_ROUTE, route, MetricNames.TAG_OUTCOME, outcome).serviceLevelObjectives(CONNECT_BUCKETS)
+      .tags(MetricNames.TAG_ROUTE, route, MetricNames.TAG_OUTCOME, outcome.label()).serviceLevelObjectives(CONNECT_BUCKETS)
       .register(registry);
   }
 

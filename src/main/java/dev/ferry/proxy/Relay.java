@@ -328,25 +328,30 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
       while (sink.isWritable()) {
         ByteBuf buf = source.alloc().directBuffer(DRAIN_READ);
         int n;
+        IOException failure = null;
         try {
           n = buf.hasMemoryAddress()
             ? fd.readAddress(buf.memoryAddress(), buf.writerIndex(), buf.capacity())
             : fd.read(buf.internalNioBuffer(buf.writerIndex(), buf.writableBytes()), 0, buf.writableBytes());
         } catch (IOException e) {
-          buf.release();
-          flushBurst();
-          conn.readFailed(sourceSide, e);
-          return;
+          failure = e;
+          n = -1;
         }
-        if (n <= 0) {
-          // -1: end of stream; 0 cannot be "try again" after the FIN, and ends the drain all the same.
-          buf.release();
-          sourceEnded();
-          return;
-        }
-        buf.writerIndex(buf.writerIndex() + n);
+        buf.writerIndex(buf.writerIndex() + Math.max(n, 0));
+        // Ours from here, counted like any read (rule 1), so that the ledger releases it like any other (rule 3).
         held++;
-        ledger.acquired(n);
+        ledger.acquired(buf.readableBytes());
+        if (n <= 0) {
+          drop(buf);
+          flushBurst();
+          if (failure != null) {
+            conn.readFailed(sourceSide, failure);
+          } else {
+            // -1: end of stream; 0 cannot be "try again" after the FIN, and ends the drain all the same.
+            sourceEnded();
+          }
+          return;
+        }
         forward(buf);
         unflushed = true;
       }

@@ -1,5 +1,7 @@
 package dev.ferry.upstream;
 
+import dev.ferry.vocabulary.Outcome;
+
 import dev.ferry.metrics.MetricNames;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -45,9 +47,9 @@ final class UpstreamMeters {
       .tags(MetricNames.TAG_ROUTE, route, MetricNames.TAG_UPSTREAM, upstream).strongReference(true)
       .register(registry));
     connectSuccess = counter(MetricNames.UPSTREAM_CONNECTS, "Upstream connect attempts by upstream",
-      MetricNames.TAG_OUTCOME, "success");
+      MetricNames.TAG_OUTCOME, Outcome.SUCCESS.label());
     connectFailure = counter(MetricNames.UPSTREAM_CONNECTS, "Upstream connect attempts by upstream",
-      MetricNames.TAG_OUTCOME, "failure");
+      MetricNames.TAG_OUTCOME, Outcome.FAILURE.label());
     ejections = counter(MetricNames.UPSTREAM_EJECTIONS, "Passive-health ejections of the upstream", null, null);
     checks(activeChecks);
   }

@@ -72,11 +72,7 @@ final class CallSites {
   /** Rule 2: {@code release()} on a reference-counted object ({@code ByteBuf} and the like). */
   static final List<Site> REFERENCE_RELEASES = List.of(
     new Site(BUFFER_LEDGER, "release",
-      "the one place that releases Ferry's pooled buffers: it uncounts them and catches a second release"),
-    new Site(RELAY, "drain",
-      "a buffer drain() allocated itself and read nothing into (end of stream) or failed to read into: never "
-        + "counted by the ledger, so BufferLedger.release (which uncounts) does not fit it; released on the spot, "
-        + "once, in the same call"));
+      "the one place that releases Ferry's pooled buffers: it uncounts them and catches a second release"));
 
   /** Rule 2: Netty's {@code ReferenceCountUtil.release}/{@code safeRelease}, for objects that may not be counted. */
   static final List<Site> UTIL_RELEASES = List.of(
