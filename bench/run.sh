@@ -12,6 +12,9 @@
 # SCALE_THREADS wrk threads; reports the factor instances=2 / instances=1 per round (on the direct row: the same
 # load without a proxy, the ceiling of the load side on this box).
 #
+# Ferry is started by bin/ferry, exactly as the README starts it: the launcher's JVM defaults, and no JVM option of
+# the bench's own in the measured runs (FERRY_JVM_FLAGS, empty by default, and variants add JAVA_OPTS).
+#
 # Every process started here is recorded by PID and stopped (TERM, then KILL) on exit; each also runs under
 # `timeout LIFE`. Only loopback addresses are used.
 set -euo pipefail
@@ -52,21 +55,30 @@ OUT_ROOT=${OUT_ROOT:-/tmp/ferry-bench}
 DOCS=${DOCS:-$ROOT/docs/benchmarks}
 FERRY_JAR=${FERRY_JAR:-}
 # Optional Ferry variants to measure next to Ferry: another build (e.g. a candidate fix built elsewhere), other JVM
-# flags, or both. Whitespace-separated words; a word not starting with "-" starts a variant:
+# options, or both. Every variant is started by bin/ferry too, so its options are JAVA_OPTS: a setting they give
+# (collector, heap size, direct-memory cap, OOM action) replaces the launcher's default for it, the others stay.
+# Whitespace-separated words; a word not starting with "-" starts a variant:
 #   NAME=JAR            that jar, FERRY_JVM_FLAGS
-#   NAME=@FLAG          the main Ferry jar, with its own JVM flags instead of FERRY_JVM_FLAGS: FLAG and every
+#   NAME=@FLAG          the main Ferry jar, with its own JAVA_OPTS instead of FERRY_JVM_FLAGS: FLAG and every
 #                       following word that starts with "-" (so flags may be separated by spaces)
-#   NAME=JAR@FLAG       both;  NAME=@ alone: the main jar with no JVM flags at all (the JVM's own defaults)
+#   NAME=JAR@FLAG       both;  NAME=@ alone: the main jar with the launcher's defaults only (no JAVA_OPTS)
 #   NAME=[JAR]%VAR=VALUE[%VAR=VALUE...][@FLAG...]
 #                       environment variables for that row's Ferry processes (all of them: rr, churn, bulk, idle,
 #                       scale, prewarm), set after the bench's own FERRY_* settings; "%" comes after the jar and
 #                       before "@". A separate word "%VAR=VALUE[%...]" adds more to the variant before it.
-#   e.g. FERRY_VARIANTS="g1=@-Xms256m -Xmx256m -XX:+UseG1GC par=@-Xms256m -Xmx256m -XX:+UseParallelGC fix=/x.jar"
-#        FERRY_VARIANTS="splice=%FERRY_SPLICE=true two=%FERRY_INSTANCES=2%FERRY_REGISTRY_SHARDS=2 x=/x.jar%A=1@-Xmx256m"
+#                       %FERRY_JVM_DEFAULTS= (empty) turns the launcher's defaults off: the JVM's own ergonomics.
+#   e.g. FERRY_VARIANTS="g1=@-XX:+UseG1GC par=@-XX:+UseParallelGC ergo=%FERRY_JVM_DEFAULTS= fix=/x.jar"
+#        FERRY_VARIANTS="splice=%FERRY_SPLICE=true two=%FERRY_INSTANCES=2%FERRY_REGISTRY_SHARDS=2 x=/x.jar%A=1@-Xmx512m"
 # Each becomes a row "ferry-<NAME>" right after "ferry", run with VARIANT_WORKLOADS only, excluded from the ratios.
 FERRY_VARIANTS=${FERRY_VARIANTS:-}
 VARIANT_WORKLOADS=${VARIANT_WORKLOADS:-"rr churn"}
-FERRY_JVM_FLAGS=${FERRY_JVM_FLAGS:-"-Xms256m -Xmx256m -XX:+UseSerialGC -XX:MaxDirectMemorySize=256m"}
+# JAVA_OPTS for every Ferry row (variants with "@" give their own instead). Empty by default: Ferry as bin/ferry
+# starts it, which is what the figures are about.
+FERRY_JVM_FLAGS=${FERRY_JVM_FLAGS:-}
+# The launcher every Ferry process is started with (the README's), and the defaults it adds.
+LAUNCHER=$ROOT/bin/ferry
+[[ -x $LAUNCHER ]] || { echo "no executable launcher at $LAUNCHER" >&2; exit 2; }
+LAUNCHER_DEFAULTS=$(sed -n "s/^builtin_defaults='\(.*\)'$/\1/p" "$LAUNCHER")
 # scale workload: CPUs for the proxy and for wrk ("" = unpinned, the default for both; the backends stay on
 # LOAD_CPU), wrk threads.
 SCALE_PROXY_CPU=${SCALE_PROXY_CPU:-}
@@ -84,8 +96,9 @@ PPORT[haproxy-splice]=$((PORT_BASE + 404))
 # VENV: own environment, "VAR=VALUE VAR=VALUE" (values hold no whitespace and no "%").
 declare -A VJAR=() VFLAGS=() VENV=()
 VROWS=()
-# Set by start_proxy for the wiring to the backends and the admin port: a variant may not change them.
-BENCH_ENV="FERRY_LISTEN_HOST FERRY_LISTEN_PORT FERRY_ADMIN_HOST FERRY_ADMIN_PORT FERRY_UPSTREAMS"
+# Set by start_proxy for the wiring to the backends and the admin port, and the launcher's jar and options: a
+# variant may not change them (it gives its jar as NAME=JAR and its options after "@").
+BENCH_ENV="FERRY_LISTEN_HOST FERRY_LISTEN_PORT FERRY_ADMIN_HOST FERRY_ADMIN_PORT FERRY_UPSTREAMS FERRY_JAR JAVA_OPTS"
 # add_env ROW "VAR=VALUE%VAR=VALUE...": validates and appends to VENV[ROW].
 add_env() {
   local row=$1 item k
@@ -98,8 +111,8 @@ add_env() {
     k=${item%%=*}
     [[ $item == *=* && $k =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] \
       || { echo "FERRY_VARIANTS: '%$item' (${row#ferry-}) is not VAR=VALUE" >&2; exit 2; }
-    [[ " $BENCH_ENV " == *" $k "* ]] \
-      && { echo "FERRY_VARIANTS: $k (${row#ferry-}) is set by the bench (listen, admin, upstream wiring)" >&2; exit 2; }
+    [[ " $BENCH_ENV " == *" $k "* ]] && { echo "FERRY_VARIANTS: $k (${row#ferry-}) is set by the bench (listen," \
+      "admin, upstream wiring; the jar and JAVA_OPTS come from NAME=JAR@FLAG)" >&2; exit 2; }
     [[ " ${VENV[$row]:-} " == *" $k="* ]] && { echo "FERRY_VARIANTS: $k given twice for ${row#ferry-}" >&2; exit 2; }
     VENV[$row]+="${VENV[$row]:+ }$item"
   done
@@ -153,7 +166,7 @@ if ((${#VROWS[@]})); then
   done
   ROWS=${new# }
 fi
-# row_jar ROW / row_flags ROW: what a Ferry row runs with.
+# row_jar ROW / row_flags ROW: what a Ferry row runs with (row_flags: the JAVA_OPTS it gives bin/ferry).
 row_jar() { if [[ $1 != ferry && -n ${VJAR[$1]} ]]; then echo "${VJAR[$1]}"; else echo "$FERRY_JAR"; fi; }
 row_flags() {
   local f=$FERRY_JVM_FLAGS
@@ -262,8 +275,9 @@ jstr() { $PY -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
   echo "\"ferry_commit\": \"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\","
   echo "\"ferry_tree\": \"$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -v '^?? bench/\|docs/benchmarks' | wc -l) uncommitted paths\","
   echo "\"ferry_jvm_flags\": $(jstr "$FERRY_JVM_FLAGS"), \"ferry_prewarm_s\": $FERRY_PREWARM,"
-  # Every Ferry row of this run: its jar, the JVM flags it runs with (idle runs add -XX:+AlwaysPreTouch) and the
-  # environment it adds to the bench's own FERRY_* settings.
+  echo "\"ferry_launcher\": $(jstr "$LAUNCHER"), \"ferry_launcher_defaults\": $(jstr "$LAUNCHER_DEFAULTS"),"
+  # Every Ferry row of this run: its jar, the JAVA_OPTS it gives bin/ferry (idle runs add -XX:+AlwaysPreTouch) and
+  # the environment it adds to the bench's own FERRY_* settings.
   rowspec=()
   for r in $ROWS; do [[ $r == ferry* ]] && rowspec+=("$r" "$(row_jar "$r")" "$(row_flags "$r")" "$(row_env "$r")"); done
   echo "\"ferry_rows\": $($PY -c 'import json, sys; a = sys.argv[1:]
@@ -363,18 +377,22 @@ stream {
 EOF
       start nginx-stream "$PROXY_CPU" nginx -p "$RUN/nginx-stream" -c "$RUN/nginx-stream.conf" -g 'daemon off;' ;;
     ferry*)
-      local flags=() venv=() inst=()
-      read -r -d '' -a flags <<< "$(row_flags "$row") $extra" || true
+      local venv=() inst=() opts
+      opts=$(row_flags "$row")
+      opts="${opts:+$opts }$extra"
       # The row's own environment comes after the bench's settings, so it may override them (not the wiring);
       # in the scale workload FERRY_INSTANCES is the workload's (1 or 2) whatever the row sets.
       read -r -a venv <<< "$(row_env "$row")" || true
       [[ -n ${SCALE_RUN:-} ]] && inst=(FERRY_INSTANCES="$PROXY_INSTANCES")
-      # The bench's own parameters (exported FERRY_JAR, FERRY_VARIANTS, ...) are not Ferry settings: not passed on.
-      start "$row" "$PROXY_CPU" env -u FERRY_BENCH_INNER -u FERRY_JAR -u FERRY_VARIANTS -u FERRY_JVM_FLAGS \
-        -u FERRY_PREWARM FERRY_INSTANCES="$PROXY_INSTANCES" FERRY_ACCESS_LOG=false \
-        FERRY_ECHO_ENABLED=false FERRY_LISTEN_HOST=127.0.0.1 FERRY_LISTEN_PORT="$port" FERRY_ADMIN_HOST=127.0.0.1 \
-        FERRY_ADMIN_PORT="$FERRY_ADMIN" FERRY_UPSTREAMS="127.0.0.1:$up" ${venv[@]+"${venv[@]}"} \
-        ${inst[@]+"${inst[@]}"} java ${flags[@]+"${flags[@]}"} -jar "$(row_jar "$row")" ;;
+      # bin/ferry, as the README starts Ferry; its jar and JAVA_OPTS given. The bench's own parameters (exported
+      # FERRY_VARIANTS, ...) are not Ferry settings, and JVM option variables from the caller's shell would change
+      # every Ferry row unseen: neither is passed on (a variant may set JAVA_TOOL_OPTIONS as %VAR=VALUE).
+      start "$row" "$PROXY_CPU" env -u FERRY_BENCH_INNER -u FERRY_VARIANTS -u FERRY_JVM_FLAGS -u FERRY_PREWARM \
+        -u JAVA_TOOL_OPTIONS -u JDK_JAVA_OPTIONS -u _JAVA_OPTIONS FERRY_INSTANCES="$PROXY_INSTANCES" \
+        FERRY_ACCESS_LOG=false FERRY_ECHO_ENABLED=false FERRY_LISTEN_HOST=127.0.0.1 FERRY_LISTEN_PORT="$port" \
+        FERRY_ADMIN_HOST=127.0.0.1 FERRY_ADMIN_PORT="$FERRY_ADMIN" FERRY_UPSTREAMS="127.0.0.1:$up" \
+        FERRY_JAR="$(row_jar "$row")" JAVA_OPTS="$opts" ${venv[@]+"${venv[@]}"} ${inst[@]+"${inst[@]}"} \
+        "$LAUNCHER" ;;
   esac
   PROXY_SID=$STARTED_PID
   wait_port "$port" || { log "$row did not listen on $port"; tail -5 "$RUN/$row.err" >&2; return 1; }
@@ -385,10 +403,17 @@ EOF
     local jp; jp=$(pgrep -P "$PROXY_SID" java | head -1)
     # Java thread names by native id, so that CPU per thread can be reported by name (comm is cut at 15 chars).
     jcmd "$jp" Thread.print > "$RUN/threads.txt" 2>/dev/null || true
-    # What this Ferry process really got: its FERRY_* environment and JVM arguments, one block per start.
+    # What this Ferry process really got: its FERRY_* environment, JVM arguments and its own start-up line of the
+    # JVM settings in effect (builds before that line have none), one block per start.
+    local jvm; jvm=$(grep -m1 -o 'conn=- JVM: .*' "$RUN/$row.err" || true)
     { echo "# $row pid $jp port $port up $up instances $PROXY_INSTANCES $(date -u +%T)"
-      tr '\0' '\n' < "/proc/$jp/environ" 2>/dev/null | grep '^FERRY_' | sort || true
-      tr '\0' ' ' < "/proc/$jp/cmdline" 2>/dev/null; echo; } >> "$D/ferry-env.txt"
+      tr '\0' '\n' < "/proc/$jp/environ" 2>/dev/null | grep -E '^(FERRY_|JAVA_OPTS=|JAVA_TOOL_OPTIONS=)' | sort || true
+      tr '\0' ' ' < "/proc/$jp/cmdline" 2>/dev/null; echo
+      echo "${jvm:-no JVM line (a build before JvmReport)}"; } >> "$D/ferry-env.txt"
+    # The first start of each row, for the report: what the JVM said it runs with.
+    if ! grep -q "^$row	" "$OUT/ferry-jvm.tsv" 2>/dev/null; then
+      printf '%s\t%s\n' "$row" "${jvm#conn=- }" >> "$OUT/ferry-jvm.tsv"
+    fi
   fi
 }
 

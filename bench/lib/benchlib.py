@@ -413,7 +413,7 @@ def report(result_dir, out_md, chart_path):
     with open(out_md, "w") as f:
         f.write("\n".join(L) + "\n")
         f.write("\n".join(B) + "\n")
-        f.write("\n".join(ferry_rows_section(meta, present)) + "\n")
+        f.write("\n".join(ferry_rows_section(meta, present, result_dir)) + "\n")
         f.write("\n".join(S) + "\n")
         f.write("\n".join(T) + "\n")
         f.write("\nOther processes' CPU during each measured run, % of one core, median (max) over rounds:\n")
@@ -455,19 +455,33 @@ def splice_section(summary, present, meta):
     return out, vs
 
 
-def ferry_rows_section(meta, present):
-    """Jar, JVM flags and environment of every Ferry row (from meta.json), so that a variant's figures can be read
-    next to them."""
+def ferry_rows_section(meta, present, result_dir=None):
+    """Jar, JVM options and environment of every Ferry row (from meta.json), and the JVM settings each row's first
+    process reported at start (ferry-jvm.tsv), so that a variant's figures can be read next to them."""
     fr = meta.get("ferry_rows") or {}
     names = [r for r in present if r in fr] + [r for r in fr if r not in present]
     if not names:
         return []
-    out = ["", "| Ferry row | JVM flags | env | jar |", "|---|---|---|---|"]
+    launcher = meta.get("ferry_launcher")
+    flags_head = "JAVA_OPTS for bin/ferry" if launcher else "JVM flags"
+    none = "(none: bin/ferry's defaults)" if launcher else "(none: JVM defaults)"
+    out = ["", "| Ferry row | %s | env | jar |" % flags_head, "|---|---|---|---|"]
     for r in names:
         env = fr[r].get("env") or {}
-        out.append("| %s | `%s` | %s | %s |" % (r, fr[r]["jvm_flags"] or "(none: JVM defaults)",
-                                              " ".join("`%s=%s`" % kv for kv in env.items()) or "–", fr[r]["jar"]))
+        out.append("| %s | %s | %s | %s |" % (r, "`%s`" % fr[r]["jvm_flags"] if fr[r]["jvm_flags"] else none,
+                                            " ".join("`%s=%s`" % kv for kv in env.items()) or "–", fr[r]["jar"]))
     out.append("")
+    if launcher:
+        out.append("Every Ferry process is started by `%s`, as the README starts Ferry; its defaults: `%s` (a setting "
+                   "given in JAVA_OPTS replaces its default; `FERRY_JVM_DEFAULTS` in a row's env replaces them all)."
+                   % (launcher, meta.get("ferry_launcher_defaults") or "?"))
+    jvm = os.path.join(result_dir or "", "ferry-jvm.tsv")
+    if result_dir and os.path.exists(jvm):
+        out += ["", "What each row's first Ferry process reported at start:", ""]
+        for line in open(jvm):
+            row, _, said = line.rstrip("\n").partition("\t")
+            out.append("- %s: `%s`" % (row, said or "no JVM line (a build before JvmReport)"))
+        out.append("")
     out.append("Idle runs add `-XX:+AlwaysPreTouch` to these flags. Every Ferry process gets `FERRY_INSTANCES=1` (scale: "
                "1, then 2), `FERRY_ACCESS_LOG=false`, `FERRY_ECHO_ENABLED=false` and its listen, admin and upstream "
                "addresses; the env column is what a row adds or overrides (not `FERRY_INSTANCES` in scale).")
