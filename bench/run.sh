@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Ferry against its peers (HAProxy, nginx stream) and the direct path, on 127.0.0.1 only (issue #4).
 #
-#   bench/run.sh                               # defaults: REPEAT=3 DURATION=8 WARMUP=3, ~15-20 min
-#   REPEAT=1 DURATION=3 WARMUP=1 IDLE_CONNS=300 bench/run.sh      # smoke test, ~3 min
+#   bench/run.sh                               # defaults: REPEAT=3 DURATION=8 WARMUP=3, ~30 min
+#   REPEAT=1 DURATION=3 WARMUP=1 IDLE_CONNS=300 bench/run.sh      # smoke test, ~5 min
 #
-# Workloads (see docs/benchmarks.md): rr (wrk keep-alive, 64 conns, 1 thread, 64 B file from nginx), churn (same,
-# Connection: close), bulk (iperf3 1 and 4 streams), idle (IDLE_CONNS idle connections to a sink: RSS growth per
-# connection, and Ferry's heap). The proxy under test runs alone on CPU 1; wrk, iperf3, backends and the idle client
+# Workloads (see docs/benchmarks.md): rr (wrk keep-alive, CONNS=64 conns, 1 thread, 64 B file from nginx), churn
+# (same, Connection: close), each also at other concurrencies and body sizes by name: rr-c512 (512 connections),
+# rr-32k (a 32 KiB body), churn-c512, and any rr|churn[-c<N>][-<K>k]; bulk (iperf3 1 and 4 streams), idle
+# (IDLE_CONNS idle connections to a sink: RSS growth per connection, and Ferry's heap). The proxy under test runs alone on CPU 1; wrk, iperf3, backends and the idle client
 # on CPU 0. Rows are interleaved per round (round 1: every row, round 2: every row, ...) and medians reported.
 # scale (off unless listed in WORKLOADS): Ferry unpinned with FERRY_INSTANCES=1 and =2 in turn, rr and churn with
 # SCALE_THREADS wrk threads; reports the factor instances=2 / instances=1 per round (on the direct row: the same
@@ -37,7 +38,8 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 ROWS=${ROWS:-"direct haproxy nginx-stream ferry"}
-WORKLOADS=${WORKLOADS:-"rr churn bulk idle"}
+# The tail must hold beyond 64 connections and 64-byte bodies (issue #12): several hundred connections, tens of KiB.
+WORKLOADS=${WORKLOADS:-"rr rr-c512 rr-32k churn churn-c512 bulk idle"}
 PORT_BASE=${PORT_BASE:-19000}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
@@ -149,6 +151,34 @@ if [[ " $VARIANT_WORKLOADS $WORKLOADS " == *" scale "* ]]; then
     fi
   done
 fi
+# http_spec WL: for rr|churn[-c<N>][-<K>k], sets WL_CLOSE ("" keep-alive, "close" churn), WL_CONNS (N, else
+# CONNS) and WL_BYTES (K KiB, else 64 B); returns 1 for any other name.
+http_spec() {
+  [[ $1 =~ ^(rr|churn)(-c([0-9]+))?(-([0-9]+)k)?$ ]] || return 1
+  WL_CLOSE=""
+  [[ ${BASH_REMATCH[1]} == churn ]] && WL_CLOSE=close
+  WL_CONNS=${BASH_REMATCH[3]:-$CONNS}
+  WL_BYTES=64
+  [[ -n ${BASH_REMATCH[5]} ]] && WL_BYTES=$((10#${BASH_REMATCH[5]} * 1024))
+  return 0
+}
+has_http() { local w; for w in $1; do http_spec "$w" && return 0; done; return 1; }
+# What runs: WORKLOADS, and VARIANT_WORKLOADS when there are variant rows.
+RUN_WORKLOADS=$WORKLOADS
+((${#VROWS[@]} == 0)) || RUN_WORKLOADS+=" $VARIANT_WORKLOADS"
+for w in $RUN_WORKLOADS; do
+  if http_spec "$w"; then
+    ((WL_CONNS >= 1 && WL_CONNS <= 5000 && WL_BYTES <= 16 * 1024 * 1024)) \
+      || { echo "WORKLOADS: $w: 1 to 5000 connections and at most 16384k, please" >&2; exit 2; }
+  elif [[ ! $w =~ ^(bulk|idle|scale)$ ]]; then
+    echo "WORKLOADS: unknown workload '$w' (rr|churn[-c<N>][-<K>k], bulk, idle, scale)" >&2; exit 2
+  fi
+done
+# Body sizes the nginx backend serves: 64 B (prewarm, scale, profile) and every size a workload asks for.
+BODY_SIZES=" 64 "
+for w in $RUN_WORKLOADS; do
+  if http_spec "$w" && [[ $BODY_SIZES != *" $WL_BYTES "* ]]; then BODY_SIZES+="$WL_BYTES "; fi
+done
 for o in $HAPROXY_SPLICE; do
   [[ $o =~ ^splice-(auto|request|response)$ ]] \
     || { echo "HAPROXY_SPLICE: '$o' is none of splice-auto splice-request splice-response" >&2; exit 2; }
@@ -293,6 +323,14 @@ print(json.dumps({k: v for k, v in sorted(os.environ.items()) if k.startswith("F
   echo "\"idle_conns\": $IDLE_CONNS, \"rlimit_nofile\": \"$(ulimit -n)\","
   echo "\"ferry_variants\": $(jstr "$FERRY_VARIANTS"), \"variant_workloads\": \"$VARIANT_WORKLOADS\","
   echo "\"workloads\": \"$WORKLOADS\", \"scale_threads\": $SCALE_THREADS,"
+  # Each HTTP workload's load: connections, body bytes, keep-alive or churn.
+  specs=()
+  for w in $RUN_WORKLOADS; do
+    if http_spec "$w" && [[ " ${specs[*]} " != *" $w "* ]]; then specs+=("$w" "$WL_CONNS" "$WL_BYTES" "${WL_CLOSE:-keep-alive}"); fi
+  done
+  echo "\"http_workloads\": $($PY -c 'import json, sys; a = sys.argv[1:]
+print(json.dumps({a[i]: {"conns": int(a[i + 1]), "bytes": int(a[i + 2]), "mode": a[i + 3]} for i in range(0, len(a), 4)}))' \
+    ${specs[@]+"${specs[@]}"}),"
   echo "\"scale_pinning\": \"scale: proxy on CPU ${SCALE_PROXY_CPU:-any}, wrk on CPU ${SCALE_LOAD_CPU:-any}, backends on CPU $LOAD_CPU\","
   echo "\"pinning\": \"proxy on CPU $PROXY_CPU; wrk, iperf3, backends, idle client on CPU $LOAD_CPU\""
   echo "}"
@@ -301,7 +339,7 @@ log "output: $OUT"
 
 # ------------------------------------------------------------------------------------------ backends
 mkdir -p "$RUN/www" "$RUN/nginx-http/logs"
-head -c 64 /dev/zero | tr '\0' 'x' > "$RUN/www/64"
+for b in $BODY_SIZES; do head -c "$b" /dev/zero | tr '\0' 'x' > "$RUN/www/$b"; done
 NGX_MODS=/usr/lib/nginx/modules
 cat > "$RUN/nginx-http.conf" <<EOF
 worker_processes 1;
@@ -327,7 +365,10 @@ OUR_SIDS+=",$STARTED_PID"
 start backend-sink "$LOAD_CPU" $PY "$HERE/lib/benchlib.py" sink "$SINK_PORT" "$RUN/sink.count" "$LIFE"
 OUR_SIDS+=",$STARTED_PID"
 for p in $HTTP_PORT $IPERF_PORT $SINK_PORT; do wait_port "$p" || { log "backend on $p did not start"; exit 1; }; done
-curl -sf "http://127.0.0.1:$HTTP_PORT/64" | grep -q x || { log "backend nginx does not serve /64"; exit 1; }
+for b in $BODY_SIZES; do
+  got=$(curl -sf --max-time 5 "http://127.0.0.1:$HTTP_PORT/$b" | wc -c)
+  [[ $got == "$b" ]] || { log "backend nginx serves $got bytes for /$b, not $b"; exit 1; }
+done
 
 # ------------------------------------------------------------------------------------------ proxies
 # start_proxy ROW UPSTREAM_PORT [extra JVM flags]: starts the row's proxy (not for direct); sets PROXY_SID.
@@ -441,15 +482,18 @@ measure() {
   $LIB cpu-diff "$D/$name.cpu0" "$D/$name.cpu1" "${PROXY_SID:-}" "$OUR_SIDS"
 }
 
-# wrk on WRK_CPU ("" = unpinned) with WRK_THREADS threads: LOAD_CPU and THREADS, except in the scale workload.
+# wrk on WRK_CPU ("" = unpinned) with WRK_THREADS threads: LOAD_CPU and THREADS, except in the scale workload;
+# WRK_CONNS connections asking for the WRK_BYTES-byte file: CONNS and 64, except in rr-c512, rr-32k and the like.
 WRK_CPU=$LOAD_CPU
 WRK_THREADS=$THREADS
+WRK_CONNS=$CONNS
+WRK_BYTES=64
 wrk_run() { # PORT SECONDS OUTFILE [close]
   local hdr=() pin=()
   [[ ${4:-} == close ]] && hdr=(-H "Connection: close")
   [[ -n $WRK_CPU ]] && pin=(taskset -c "$WRK_CPU")
-  ${pin[@]+"${pin[@]}"} timeout $(($2 + 30)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"$2s" --latency "${hdr[@]}" \
-    "http://127.0.0.1:$1/64" > "$3" 2>&1 || true
+  ${pin[@]+"${pin[@]}"} timeout $(($2 + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$2s" --latency \
+    ${hdr[@]+"${hdr[@]}"} "http://127.0.0.1:$1/$WRK_BYTES" > "$3" 2>&1 || true
 }
 
 iperf_run() { # PORT STREAMS OUTFILE
@@ -464,14 +508,18 @@ http_workloads() { # ROW ROUND
     wrk_run "$port" "$FERRY_PREWARM" "$D/prewarm-churn.txt" close
     wrk_run "$port" "$FERRY_PREWARM" "$D/prewarm-rr.txt"
   fi
-  for wl in rr churn; do
-    [[ " $WORKLOADS " == *" $wl "* ]] || continue
-    local close=""; [[ $wl == churn ]] && close=close
+  local wl got
+  for wl in $WORKLOADS; do
+    http_spec "$wl" || continue
+    local WRK_CONNS=$WL_CONNS WRK_BYTES=$WL_BYTES close=$WL_CLOSE
+    # The whole body through this proxy, once, before it is measured (wrk counts responses, not their bytes).
+    got=$(curl -s --max-time 5 "http://127.0.0.1:$port/$WRK_BYTES" | wc -c)
+    [[ $got == "$WRK_BYTES" ]] || log "  !!! $row $wl: /$WRK_BYTES came back as $got bytes through the proxy"
     wrk_run "$port" "$WARMUP" "$D/$wl.warmup.txt" $close
     sleep 0.5
     quiet_wait
     cpu=$(measure "$wl" wrk_run "$port" "$DURATION" "$D/$wl.txt" $close)
-    record_wrk "$row" "$round" "$wl" "$D/$wl.txt" "$cpu"
+    record_wrk "$row" "$round" "$wl" "$D/$wl.txt" "$cpu" "{\"conns\": $WRK_CONNS, \"bytes\": $WRK_BYTES}"
     log "  $row $wl: $(tail -1 "$RES")"
   done
 }
@@ -645,7 +693,7 @@ for round in $(seq 1 "$REPEAT"); do
     D=$OUT/r$round/$row; mkdir -p "$D"
     WORKLOADS=$ALL_WORKLOADS
     [[ $row == ferry-* ]] && WORKLOADS=$VARIANT_WORKLOADS
-    if [[ " $WORKLOADS " == *" rr "* || " $WORKLOADS " == *" churn "* ]]; then
+    if has_http "$WORKLOADS"; then
       [[ $row != direct ]] && start_proxy "$row" "$HTTP_PORT"
       http_workloads "$row" "$round"
       [[ $row != direct ]] && stop_proxy
