@@ -3,7 +3,7 @@
 # over the same N short request/response connections (HTTP/1.1 with Connection: close, a BYTES-byte body from
 # nginx), then both tables side by side, per connection.
 #
-#   bench/syscalls.sh                          # N=1000 through each, after WARM=3000 unmeasured ones; ~1-2 min
+#   bench/syscalls.sh                          # N=1000 through each, after WARM=3000 unmeasured ones; ~2 min
 #   N=50 WARM=200 bench/syscalls.sh            # smoke test
 #   FERRY_JAR=/path/ferry.jar CONCURRENCY=8 bench/syscalls.sh
 #
@@ -30,7 +30,11 @@ PROXIES=${PROXIES:-"ferry haproxy"}
 PORT_BASE=${PORT_BASE:-19600}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
-SETTLE=${SETTLE:-1}        # seconds after the last connection before strace detaches (the proxy's last closes)
+# Seconds strace stays attached after the proxy closed the last connection's sockets, and the pause between the
+# warm-up and the window: longer than Ferry's close.flush-timeout (5 s), so that a timer a connection arms (and
+# whatever it does when it fires) falls in the window of that connection, never in the next one.
+SETTLE=${SETTLE:-6}
+RELEASE_MAX=${RELEASE_MAX:-60}  # at most this long to wait for that
 LIFE=${LIFE:-1800}         # backstop for every process started here
 WORK=${WORK:-/tmp/benchwork}
 OUT_ROOT=${OUT_ROOT:-/tmp/ferry-syscalls}
@@ -177,11 +181,34 @@ if r["failed"]:
     "$out" "$3" || exit 1
 }
 
-# trace NAME TAG CMD...: strace -c -f on the proxy (every thread) while CMD runs, then SETTLE s more.
+# tcp_open: how many connected (not listening) TCP sockets the proxy process holds. Not all its sockets: the JVM
+# opens a UDP socket for its resolver at the first connect, and keeps it.
+tcp_open() { ss -Htnp 2>/dev/null | grep -c "pid=$PROXY_PID," || true; }
+
+# through NAME PORT COUNT TAG: the connections, then the wait (at most RELEASE_MAX s) until the proxy holds no
+# connected TCP socket: both sockets of every connection closed, however late the proxy closes them.
+through() {
+  local open t0=$SECONDS
+  client "$@"
+  while :; do
+    open=$(tcp_open)
+    ((open == 0)) && break
+    if ((SECONDS - t0 > RELEASE_MAX)); then
+      log "  !!! $1: still $open connected TCP sockets after $RELEASE_MAX s"
+      break
+    fi
+    sleep 0.1
+  done
+  log "  $1: $3 connections, and their sockets closed, $((SECONDS - t0)) s after the first"
+}
+
+# trace NAME TAG CMD...: strace on the proxy (every thread) while CMD runs, then SETTLE s more. -C is -c (the summary
+# table, at the end of the file) plus every call as a line with its thread id, for the split by thread; the names of
+# the threads are taken before strace detaches.
 trace() {
-  local name=$1 tag=$2 spid
+  local name=$1 tag=$2 spid t
   shift 2
-  timeout -s INT "$LIFE" strace -c -f -p "$PROXY_PID" -o "$OUT/$name-$tag.strace" 2>"$RUN/$name-$tag.strace.err" &
+  timeout -s INT "$LIFE" strace -C -f -p "$PROXY_PID" -o "$OUT/$name-$tag.strace" 2>"$RUN/$name-$tag.strace.err" &
   spid=$!
   # Attached once every thread of the proxy has a tracer.
   local attached=""
@@ -195,6 +222,7 @@ trace() {
   [[ -n $attached ]] || { log "strace did not attach to every thread of $name ($PROXY_PID)"; exit 1; }
   "$@"
   sleep "$SETTLE"
+  for t in /proc/"$PROXY_PID"/task/*; do echo "${t##*/} $(cat "$t/comm" 2>/dev/null)"; done > "$OUT/$name-$tag.threads"
   kill -INT "$spid"
   wait "$spid" || true
   [[ -s $OUT/$name-$tag.strace ]] || { log "no strace summary for $name $tag"; cat "$RUN/$name-$tag.strace.err" >&2; exit 1; }
@@ -206,35 +234,41 @@ trace() {
   echo "$(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r); $(strace -V | head -1); $(haproxy -v 2>&1 | head -1 | cut -d' ' -f1-3)."
   echo "N=$N connections through each proxy (HTTP/1.1, Connection: close, $BYTES-byte body from nginx), $CONCURRENCY at"
   echo "a time, after WARM=$WARM unmeasured ones; proxy on CPU $PROXY_CPU, nginx and the client on CPU $LOAD_CPU."
-  echo "\`strace -c -f -p <pid>\` over the N connections plus ${SETTLE} s; then an idle window of the same length."
+  echo "\`strace -C -f -p <pid>\` (\`-c\`'s table, and each call by thread) over the N connections, until the proxy has"
+  echo "closed all their sockets, plus ${SETTLE} s;"
+  echo "then an idle window of the same length."
 } > "$OUT/summary.md"
 
 specs=()
+tspecs=()
 for name in $PROXIES; do
   log "$name: start, $WARM warm-up connections"
   start_proxy "$name"
-  client "$name" "${PPORT[$name]}" "$WARM" warm
+  through "$name" "${PPORT[$name]}" "$WARM" warm
+  sleep "$SETTLE"
   if [[ $name == ferry ]]; then
     { echo; echo "Ferry: \`$(grep -m1 -o 'JVM: .*' "$RUN/ferry.err" || echo 'no JVM line')\`"; } >> "$OUT/summary.md"
   fi
   t0=$(date +%s.%N)
-  trace "$name" loaded client "$name" "${PPORT[$name]}" "$N" loaded
+  trace "$name" loaded through "$name" "${PPORT[$name]}" "$N" loaded
   window=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   log "$name: $N connections traced in a ${window} s window; now ${window} s idle"
   trace "$name" idle sleep "$(awk -v w="$window" -v s="$SETTLE" 'BEGIN { printf "%.1f", (w > s ? w - s : 0) }')"
   stop_pid "$PROXY_TPID"
   specs+=("$name=$OUT/$name-loaded.strace,$OUT/$name-idle.strace")
+  tspecs+=("$name=$OUT/$name-loaded.strace,$OUT/$name-loaded.threads,$OUT/$name-idle.strace,$OUT/$name-idle.threads")
 done
 
 {
   echo
   "$PY" "$HERE/lib/syscalls.py" table "$N" "${specs[@]}"
+  "$PY" "$HERE/lib/syscalls.py" threads "$N" "${tspecs[@]}"
   for name in $PROXIES; do
     echo
-    echo "\`strace -c -f\`, $name, the N connections:"
+    echo "\`strace -c -f\` (the summary of \`-C\`), $name, the N connections:"
     echo
     echo '```'
-    cat "$OUT/$name-loaded.strace"
+    sed -n '/^% time/,$p' "$OUT/$name-loaded.strace"
     echo '```'
   done
 } >> "$OUT/summary.md"

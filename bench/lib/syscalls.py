@@ -4,8 +4,11 @@ table of two `strace -c -f` summaries. Standard library only.
 
   syscalls.py client PORT N BYTES CONCURRENCY      -> one JSON line: ok, failed, seconds, first error
   syscalls.py table N NAME=LOADED[,IDLE] ...       -> markdown: calls per connection, side by side
+  syscalls.py threads N NAME=TRACE,THREADS[,IDLE_TRACE,IDLE_THREADS] ...
+                                                   -> markdown: calls per connection by thread (strace -C output)
 """
 import json
+import re
 import socket
 import sys
 import threading
@@ -132,6 +135,46 @@ def table(n, *specs):
                     ", ".join("`%s` %d" % (c, k) for k, c in top) or "none"))
 
 
+# ---------------------------------------------------------------- by thread
+
+CALL = re.compile(r"^(\d+)\s+([a-z_][a-z0-9_]*)\(")
+
+
+def calls_by_thread(trace_path, threads_path):
+    """Thread name (digits folded to #) -> calls, from the call lines of `strace -f -C -o` output (a call split by
+    another thread's line counts once: its '<... resumed>' half does not match) and a 'tid comm' list taken while
+    the threads still ran."""
+    names = {}
+    for line in open(threads_path):
+        tid, _, comm = line.strip().partition(" ")
+        names[tid] = re.sub(r"\d+", "#", comm.strip()) or "?"
+    out = {}
+    for line in open(trace_path):
+        m = CALL.match(line)
+        if m:
+            name = names.get(m.group(1), "(a thread that has ended)")
+            out[name] = out.get(name, 0) + 1
+    return out
+
+
+def threads(n, *specs):
+    """Markdown: for each proxy, its calls per connection by thread, and the same threads' calls in the idle
+    window: which threads make the calls the connections cost, and which would have made them anyway."""
+    n = float(n)
+    for spec in specs:
+        name, _, files = spec.partition("=")
+        paths = files.split(",")
+        loaded = calls_by_thread(paths[0], paths[1])
+        idle = calls_by_thread(paths[2], paths[3]) if len(paths) > 3 else {}
+        print()
+        print("%s, calls by thread (names as the kernel keeps them, at most 15 characters):" % name)
+        print()
+        print("| thread | calls/conn | calls in the idle window |")
+        print("|---|---|---|")
+        for t in sorted(set(loaded) | set(idle), key=lambda t: -loaded.get(t, 0)):
+            print("| %s | %s | %s |" % (t, "%.2f" % (loaded[t] / n) if loaded.get(t) else "–", idle.get(t, "–")))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"client": client, "table": table}[cmd](*args)
+    {"client": client, "table": table, "threads": threads}[cmd](*args)
