@@ -7,8 +7,9 @@
 # Workloads (see docs/benchmarks.md): rr (wrk keep-alive, CONNS=64 conns, 1 thread, 64 B file from nginx), churn
 # (same, Connection: close), each also at other concurrencies and body sizes by name: rr-c512 (512 connections),
 # rr-32k (a 32 KiB body), churn-c512, and any rr|churn[-c<N>][-<K>k]; bulk (iperf3 1 and 4 streams), idle
-# (IDLE_CONNS idle connections to a sink: RSS growth per connection, and Ferry's heap). The proxy under test runs alone on CPU 1; wrk, iperf3, backends and the idle client
-# on CPU 0. Rows are interleaved per round (round 1: every row, round 2: every row, ...) and medians reported.
+# (IDLE_CONNS idle connections to a sink: RSS growth per connection, and Ferry's heap). The proxy under test runs
+# alone on CPU 1; wrk, iperf3, backends and the idle client on CPU 0. Rows are interleaved per round (round 1: every
+# row, round 2: every row, ...) and medians reported.
 # scale (off unless listed in WORKLOADS): Ferry unpinned with FERRY_INSTANCES=1 and =2 in turn, rr and churn with
 # SCALE_THREADS wrk threads; reports the factor instances=2 / instances=1 per round (on the direct row: the same
 # load without a proxy, the ceiling of the load side on this box).
@@ -326,10 +327,13 @@ print(json.dumps({k: v for k, v in sorted(os.environ.items()) if k.startswith("F
   # Each HTTP workload's load: connections, body bytes, keep-alive or churn.
   specs=()
   for w in $RUN_WORKLOADS; do
-    if http_spec "$w" && [[ " ${specs[*]} " != *" $w "* ]]; then specs+=("$w" "$WL_CONNS" "$WL_BYTES" "${WL_CLOSE:-keep-alive}"); fi
+    if http_spec "$w" && [[ " ${specs[*]} " != *" $w "* ]]; then
+      specs+=("$w" "$WL_CONNS" "$WL_BYTES" "${WL_CLOSE:-keep-alive}")
+    fi
   done
   echo "\"http_workloads\": $($PY -c 'import json, sys; a = sys.argv[1:]
-print(json.dumps({a[i]: {"conns": int(a[i + 1]), "bytes": int(a[i + 2]), "mode": a[i + 3]} for i in range(0, len(a), 4)}))' \
+print(json.dumps({a[i]: {"conns": int(a[i + 1]), "bytes": int(a[i + 2]), "mode": a[i + 3]}
+                  for i in range(0, len(a), 4)}))' \
     ${specs[@]+"${specs[@]}"}),"
   echo "\"scale_pinning\": \"scale: proxy on CPU ${SCALE_PROXY_CPU:-any}, wrk on CPU ${SCALE_LOAD_CPU:-any}, backends on CPU $LOAD_CPU\","
   echo "\"pinning\": \"proxy on CPU $PROXY_CPU; wrk, iperf3, backends, idle client on CPU $LOAD_CPU\""

@@ -177,7 +177,8 @@ client() { # NAME PORT COUNT TAG: COUNT connections through the proxy; fails lou
   "$PY" -c 'import json, sys
 r = json.load(open(sys.argv[1]))
 if r["failed"]:
-    sys.exit("%s: %d of %s connections failed, first: %s" % (sys.argv[1], r["failed"], sys.argv[2], r["first_error"]))' \
+    sys.exit("%s: %d of %s connections failed, first: %s"
+             % (sys.argv[1], r["failed"], sys.argv[2], r["first_error"]))' \
     "$out" "$3" || exit 1
 }
 
@@ -225,13 +226,18 @@ trace() {
   for t in /proc/"$PROXY_PID"/task/*; do echo "${t##*/} $(cat "$t/comm" 2>/dev/null)"; done > "$OUT/$name-$tag.threads"
   kill -INT "$spid"
   wait "$spid" || true
-  [[ -s $OUT/$name-$tag.strace ]] || { log "no strace summary for $name $tag"; cat "$RUN/$name-$tag.strace.err" >&2; exit 1; }
+  if [[ ! -s $OUT/$name-$tag.strace ]]; then
+    log "no strace output for $name $tag"
+    cat "$RUN/$name-$tag.strace.err" >&2
+    exit 1
+  fi
 }
 
 {
   echo "# Syscalls per proxied connection: $PROXIES"
   echo
-  echo "$(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r); $(strace -V | head -1); $(haproxy -v 2>&1 | head -1 | cut -d' ' -f1-3)."
+  echo "$(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r); $(strace -V | head -1);" \
+    "$(haproxy -v 2>&1 | head -1 | cut -d' ' -f1-3)."
   echo "N=$N connections through each proxy (HTTP/1.1, Connection: close, $BYTES-byte body from nginx), $CONCURRENCY at"
   echo "a time, after WARM=$WARM unmeasured ones; proxy on CPU $PROXY_CPU, nginx and the client on CPU $LOAD_CPU."
   echo "\`strace -C -f -p <pid>\` (\`-c\`'s table, and each call by thread) over the N connections, until the proxy has"

@@ -20,7 +20,8 @@ class JvmReportTest {
       .isEqualTo("G1 (G1 Young Generation, G1 Old Generation)");
     assertThat(JvmReport.collector(List.of("G1 Young Generation", "G1 Concurrent GC", "G1 Old Generation")))
       .startsWith("G1 (");
-    assertThat(JvmReport.collector(List.of("PS Scavenge", "PS MarkSweep"))).isEqualTo("Parallel (PS Scavenge, PS MarkSweep)");
+    assertThat(JvmReport.collector(List.of("PS Scavenge", "PS MarkSweep")))
+      .isEqualTo("Parallel (PS Scavenge, PS MarkSweep)");
     assertThat(JvmReport.collector(List.of("ZGC Cycles", "ZGC Pauses"))).startsWith("Z (");
     assertThat(JvmReport.collector(List.of("ZGC Minor Cycles", "ZGC Major Cycles"))).startsWith("Z (");
     assertThat(JvmReport.collector(List.of("Shenandoah Pauses", "Shenandoah Cycles"))).startsWith("Shenandoah (");
@@ -50,15 +51,18 @@ class JvmReportTest {
   @Test
   void readsTheRunningJvm() {
     JvmReport.Facts facts = JvmReport.current();
-    assertThat(facts.flags()).as("input arguments (surefire's argLine)").contains("-Xmx1g", "-XX:MaxDirectMemorySize=512m");
+    assertThat(facts.flags()).as("input arguments (surefire's argLine)")
+      .contains("-Xmx1g", "-XX:MaxDirectMemorySize=512m");
     assertThat(facts.heapMax()).as("MaxHeapSize, exact (Runtime.maxMemory() is one survivor space less)")
       .isEqualTo(1024 * MIB);
     assertThat(facts.directMax()).as("Netty's direct-memory limit").isEqualTo(512 * MIB);
     assertThat(facts.heapInitial()).isPositive().isLessThanOrEqualTo(facts.heapMax());
     assertThat(facts.cpus()).isEqualTo(Runtime.getRuntime().availableProcessors());
-    List<String> beans = ManagementFactory.getGarbageCollectorMXBeans().stream().map(GarbageCollectorMXBean::getName).toList();
+    List<String> beans = ManagementFactory.getGarbageCollectorMXBeans().stream()
+      .map(GarbageCollectorMXBean::getName).toList();
     assertThat(facts.collectors()).isEqualTo(beans);
     assertThat(JvmReport.describe(facts)).startsWith("JVM: " + System.getProperty("java.vm.name"))
-      .doesNotContain("collector unknown").contains("heap initial ").contains(", max 1024 MiB, direct memory max 512 MiB");
+      .doesNotContain("collector unknown").contains("heap initial ")
+      .contains(", max 1024 MiB, direct memory max 512 MiB");
   }
 }

@@ -42,7 +42,8 @@ class LauncherTest {
     Run r = run(Launcher.SCRIPT, Map.of("JAVA_HOME", fakeJdk("17.0.9", null).toString(), "FERRY_JAR", jar.toString()),
       "--config", "a b.yaml");
     assertThat(r.exit()).as(r.output()).isZero();
-    assertThat(r.javaPid()).as("java runs in the launcher's process (exec): signals reach it").isEqualTo(r.launcherPid());
+    assertThat(r.javaPid()).as("java runs in the launcher's process (exec): signals reach it")
+      .isEqualTo(r.launcherPid());
     assertThat(r.args()).isEqualTo(concat(DEFAULTS, List.of("-jar", jar.toString(), "--config", "a b.yaml")));
   }
 
@@ -74,7 +75,8 @@ class LauncherTest {
     String deployment = Files.readString(Path.of("k8s/deployment.yaml"));
     Matcher pod = Pattern.compile("- name: JAVA_TOOL_OPTIONS\\s+value: \"([^\"]+)\"").matcher(deployment);
     assertThat(pod.find()).as("JAVA_TOOL_OPTIONS in k8s/deployment.yaml").isTrue();
-    Matcher image = Pattern.compile("(?m)^ENV JAVA_TOOL_OPTIONS=\"([^\"]+)\"").matcher(Files.readString(Path.of("k8s/Dockerfile")));
+    Matcher image = Pattern.compile("(?m)^ENV JAVA_TOOL_OPTIONS=\"([^\"]+)\"")
+      .matcher(Files.readString(Path.of("k8s/Dockerfile")));
     assertThat(image.find()).as("ENV JAVA_TOOL_OPTIONS in k8s/Dockerfile").isTrue();
     assertThat(image.group(1)).as("the image's options and the Deployment's").isEqualTo(pod.group(1));
     assertThat(pod.group(1)).contains("-XX:MaxRAMPercentage=").doesNotContain("-Xmx", "-Xms");
@@ -97,7 +99,8 @@ class LauncherTest {
     Run r = run(Launcher.SCRIPT, Map.of("JAVA_HOME", fakeJdk(version, null).toString(), "FERRY_JAR", jar()));
     assertThat(r.exit()).isEqualTo(1);
     assertThat(r.javaPid()).as("java was not started").isZero();
-    assertThat(r.output()).contains("ferry: Java 17 or newer is needed;").contains("is Java " + version + " (set JAVA_HOME");
+    assertThat(r.output()).contains("ferry: Java 17 or newer is needed;")
+      .contains("is Java " + version + " (set JAVA_HOME");
   }
 
   @Test

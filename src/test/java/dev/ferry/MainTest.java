@@ -110,7 +110,8 @@ class MainTest {
       assertThat(ferry.waitFor(Duration.ofSeconds(30))).as("exit status; output:\n" + String.join("\n", ferry.output()))
         .isZero();
       assertThat(ferry.output()).anyMatch(l -> l.contains("\"reason\":\"PEER_CLOSED\""));
-      assertThat(ferry.output()).anyMatch(l -> l.contains("Ferry stopped: drained 1, forced 0; connections open 0, buffers held 0"));
+      assertThat(ferry.output())
+        .anyMatch(l -> l.contains("Ferry stopped: drained 1, forced 0; connections open 0, buffers held 0"));
     }
   }
 }
