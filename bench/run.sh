@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # Ferry against its peers (HAProxy, nginx stream) and the direct path, on 127.0.0.1 only (issue #4).
 #
-#   bench/run.sh                               # defaults: REPEAT=3 DURATION=8 WARMUP=3, ~15-20 min
-#   REPEAT=1 DURATION=3 WARMUP=1 IDLE_CONNS=300 bench/run.sh      # smoke test, ~3 min
+#   bench/run.sh                               # defaults: REPEAT=3 DURATION=8 WARMUP=3, ~30 min
+#   REPEAT=1 DURATION=3 WARMUP=1 IDLE_CONNS=300 bench/run.sh      # smoke test, ~5 min
 #
-# Workloads (see docs/benchmarks.md): rr (wrk keep-alive, 64 conns, 1 thread, 64 B file from nginx), churn (same,
-# Connection: close), bulk (iperf3 1 and 4 streams), idle (IDLE_CONNS idle connections to a sink: RSS growth per
-# connection, and Ferry's heap). The proxy under test runs alone on CPU 1; wrk, iperf3, backends and the idle client
-# on CPU 0. Rows are interleaved per round (round 1: every row, round 2: every row, ...) and medians reported.
+# Workloads (see docs/benchmarks.md): rr (wrk keep-alive, CONNS=64 conns, 1 thread, 64 B file from nginx), churn
+# (same, Connection: close), each also at other concurrencies and body sizes by name: rr-c512 (512 connections),
+# rr-32k (a 32 KiB body), churn-c512, and any rr|churn[-c<N>][-<K>k]; bulk (iperf3 1 and 4 streams), idle
+# (IDLE_CONNS idle connections to a sink: RSS growth per connection, and Ferry's heap). The proxy under test runs
+# alone on CPU 1; wrk, iperf3, backends and the idle client on CPU 0. Rows are interleaved per round (round 1: every
+# row, round 2: every row, ...) and medians reported.
 # scale (off unless listed in WORKLOADS): Ferry unpinned with FERRY_INSTANCES=1 and =2 in turn, rr and churn with
 # SCALE_THREADS wrk threads; reports the factor instances=2 / instances=1 per round (on the direct row: the same
 # load without a proxy, the ceiling of the load side on this box).
+#
+# Ferry is started by bin/ferry, exactly as the README starts it: the launcher's JVM defaults, and no JVM option of
+# the bench's own in the measured runs (FERRY_JVM_FLAGS, empty by default, and variants add JAVA_OPTS).
 #
 # Every process started here is recorded by PID and stopped (TERM, then KILL) on exit; each also runs under
 # `timeout LIFE`. Only loopback addresses are used.
@@ -34,7 +39,8 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-1}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 ROWS=${ROWS:-"direct haproxy nginx-stream ferry"}
-WORKLOADS=${WORKLOADS:-"rr churn bulk idle"}
+# The tail must hold beyond 64 connections and 64-byte bodies (issue #12): several hundred connections, tens of KiB.
+WORKLOADS=${WORKLOADS:-"rr rr-c512 rr-32k churn churn-c512 bulk idle"}
 PORT_BASE=${PORT_BASE:-19000}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
@@ -52,21 +58,30 @@ OUT_ROOT=${OUT_ROOT:-/tmp/ferry-bench}
 DOCS=${DOCS:-$ROOT/docs/benchmarks}
 FERRY_JAR=${FERRY_JAR:-}
 # Optional Ferry variants to measure next to Ferry: another build (e.g. a candidate fix built elsewhere), other JVM
-# flags, or both. Whitespace-separated words; a word not starting with "-" starts a variant:
+# options, or both. Every variant is started by bin/ferry too, so its options are JAVA_OPTS: a setting they give
+# (collector, heap size, direct-memory cap, OOM action) replaces the launcher's default for it, the others stay.
+# Whitespace-separated words; a word not starting with "-" starts a variant:
 #   NAME=JAR            that jar, FERRY_JVM_FLAGS
-#   NAME=@FLAG          the main Ferry jar, with its own JVM flags instead of FERRY_JVM_FLAGS: FLAG and every
+#   NAME=@FLAG          the main Ferry jar, with its own JAVA_OPTS instead of FERRY_JVM_FLAGS: FLAG and every
 #                       following word that starts with "-" (so flags may be separated by spaces)
-#   NAME=JAR@FLAG       both;  NAME=@ alone: the main jar with no JVM flags at all (the JVM's own defaults)
+#   NAME=JAR@FLAG       both;  NAME=@ alone: the main jar with the launcher's defaults only (no JAVA_OPTS)
 #   NAME=[JAR]%VAR=VALUE[%VAR=VALUE...][@FLAG...]
 #                       environment variables for that row's Ferry processes (all of them: rr, churn, bulk, idle,
 #                       scale, prewarm), set after the bench's own FERRY_* settings; "%" comes after the jar and
 #                       before "@". A separate word "%VAR=VALUE[%...]" adds more to the variant before it.
-#   e.g. FERRY_VARIANTS="g1=@-Xms256m -Xmx256m -XX:+UseG1GC par=@-Xms256m -Xmx256m -XX:+UseParallelGC fix=/x.jar"
-#        FERRY_VARIANTS="splice=%FERRY_SPLICE=true two=%FERRY_INSTANCES=2%FERRY_REGISTRY_SHARDS=2 x=/x.jar%A=1@-Xmx256m"
+#                       %FERRY_JVM_DEFAULTS= (empty) turns the launcher's defaults off: the JVM's own ergonomics.
+#   e.g. FERRY_VARIANTS="g1=@-XX:+UseG1GC par=@-XX:+UseParallelGC ergo=%FERRY_JVM_DEFAULTS= fix=/x.jar"
+#        FERRY_VARIANTS="splice=%FERRY_SPLICE=true two=%FERRY_INSTANCES=2%FERRY_REGISTRY_SHARDS=2 x=/x.jar%A=1@-Xmx512m"
 # Each becomes a row "ferry-<NAME>" right after "ferry", run with VARIANT_WORKLOADS only, excluded from the ratios.
 FERRY_VARIANTS=${FERRY_VARIANTS:-}
 VARIANT_WORKLOADS=${VARIANT_WORKLOADS:-"rr churn"}
-FERRY_JVM_FLAGS=${FERRY_JVM_FLAGS:-"-Xms256m -Xmx256m -XX:+UseSerialGC -XX:MaxDirectMemorySize=256m"}
+# JAVA_OPTS for every Ferry row (variants with "@" give their own instead). Empty by default: Ferry as bin/ferry
+# starts it, which is what the figures are about.
+FERRY_JVM_FLAGS=${FERRY_JVM_FLAGS:-}
+# The launcher every Ferry process is started with (the README's), and the defaults it adds.
+LAUNCHER=$ROOT/bin/ferry
+[[ -x $LAUNCHER ]] || { echo "no executable launcher at $LAUNCHER" >&2; exit 2; }
+LAUNCHER_DEFAULTS=$(sed -n "s/^builtin_defaults='\(.*\)'$/\1/p" "$LAUNCHER")
 # scale workload: CPUs for the proxy and for wrk ("" = unpinned, the default for both; the backends stay on
 # LOAD_CPU), wrk threads.
 SCALE_PROXY_CPU=${SCALE_PROXY_CPU:-}
@@ -84,8 +99,9 @@ PPORT[haproxy-splice]=$((PORT_BASE + 404))
 # VENV: own environment, "VAR=VALUE VAR=VALUE" (values hold no whitespace and no "%").
 declare -A VJAR=() VFLAGS=() VENV=()
 VROWS=()
-# Set by start_proxy for the wiring to the backends and the admin port: a variant may not change them.
-BENCH_ENV="FERRY_LISTEN_HOST FERRY_LISTEN_PORT FERRY_ADMIN_HOST FERRY_ADMIN_PORT FERRY_UPSTREAMS"
+# Set by start_proxy for the wiring to the backends and the admin port, and the launcher's jar and options: a
+# variant may not change them (it gives its jar as NAME=JAR and its options after "@").
+BENCH_ENV="FERRY_LISTEN_HOST FERRY_LISTEN_PORT FERRY_ADMIN_HOST FERRY_ADMIN_PORT FERRY_UPSTREAMS FERRY_JAR JAVA_OPTS"
 # add_env ROW "VAR=VALUE%VAR=VALUE...": validates and appends to VENV[ROW].
 add_env() {
   local row=$1 item k
@@ -98,8 +114,8 @@ add_env() {
     k=${item%%=*}
     [[ $item == *=* && $k =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] \
       || { echo "FERRY_VARIANTS: '%$item' (${row#ferry-}) is not VAR=VALUE" >&2; exit 2; }
-    [[ " $BENCH_ENV " == *" $k "* ]] \
-      && { echo "FERRY_VARIANTS: $k (${row#ferry-}) is set by the bench (listen, admin, upstream wiring)" >&2; exit 2; }
+    [[ " $BENCH_ENV " == *" $k "* ]] && { echo "FERRY_VARIANTS: $k (${row#ferry-}) is set by the bench (listen," \
+      "admin, upstream wiring; the jar and JAVA_OPTS come from NAME=JAR@FLAG)" >&2; exit 2; }
     [[ " ${VENV[$row]:-} " == *" $k="* ]] && { echo "FERRY_VARIANTS: $k given twice for ${row#ferry-}" >&2; exit 2; }
     VENV[$row]+="${VENV[$row]:+ }$item"
   done
@@ -136,6 +152,34 @@ if [[ " $VARIANT_WORKLOADS $WORKLOADS " == *" scale "* ]]; then
     fi
   done
 fi
+# http_spec WL: for rr|churn[-c<N>][-<K>k], sets WL_CLOSE ("" keep-alive, "close" churn), WL_CONNS (N, else
+# CONNS) and WL_BYTES (K KiB, else 64 B); returns 1 for any other name.
+http_spec() {
+  [[ $1 =~ ^(rr|churn)(-c([0-9]+))?(-([0-9]+)k)?$ ]] || return 1
+  WL_CLOSE=""
+  [[ ${BASH_REMATCH[1]} == churn ]] && WL_CLOSE=close
+  WL_CONNS=${BASH_REMATCH[3]:-$CONNS}
+  WL_BYTES=64
+  [[ -n ${BASH_REMATCH[5]} ]] && WL_BYTES=$((10#${BASH_REMATCH[5]} * 1024))
+  return 0
+}
+has_http() { local w; for w in $1; do http_spec "$w" && return 0; done; return 1; }
+# What runs: WORKLOADS, and VARIANT_WORKLOADS when there are variant rows.
+RUN_WORKLOADS=$WORKLOADS
+((${#VROWS[@]} == 0)) || RUN_WORKLOADS+=" $VARIANT_WORKLOADS"
+for w in $RUN_WORKLOADS; do
+  if http_spec "$w"; then
+    ((WL_CONNS >= 1 && WL_CONNS <= 5000 && WL_BYTES <= 16 * 1024 * 1024)) \
+      || { echo "WORKLOADS: $w: 1 to 5000 connections and at most 16384k, please" >&2; exit 2; }
+  elif [[ ! $w =~ ^(bulk|idle|scale)$ ]]; then
+    echo "WORKLOADS: unknown workload '$w' (rr|churn[-c<N>][-<K>k], bulk, idle, scale)" >&2; exit 2
+  fi
+done
+# Body sizes the nginx backend serves: 64 B (prewarm, scale, profile) and every size a workload asks for.
+BODY_SIZES=" 64 "
+for w in $RUN_WORKLOADS; do
+  if http_spec "$w" && [[ $BODY_SIZES != *" $WL_BYTES "* ]]; then BODY_SIZES+="$WL_BYTES "; fi
+done
 for o in $HAPROXY_SPLICE; do
   [[ $o =~ ^splice-(auto|request|response)$ ]] \
     || { echo "HAPROXY_SPLICE: '$o' is none of splice-auto splice-request splice-response" >&2; exit 2; }
@@ -153,7 +197,7 @@ if ((${#VROWS[@]})); then
   done
   ROWS=${new# }
 fi
-# row_jar ROW / row_flags ROW: what a Ferry row runs with.
+# row_jar ROW / row_flags ROW: what a Ferry row runs with (row_flags: the JAVA_OPTS it gives bin/ferry).
 row_jar() { if [[ $1 != ferry && -n ${VJAR[$1]} ]]; then echo "${VJAR[$1]}"; else echo "$FERRY_JAR"; fi; }
 row_flags() {
   local f=$FERRY_JVM_FLAGS
@@ -262,8 +306,9 @@ jstr() { $PY -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
   echo "\"ferry_commit\": \"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)\","
   echo "\"ferry_tree\": \"$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -v '^?? bench/\|docs/benchmarks' | wc -l) uncommitted paths\","
   echo "\"ferry_jvm_flags\": $(jstr "$FERRY_JVM_FLAGS"), \"ferry_prewarm_s\": $FERRY_PREWARM,"
-  # Every Ferry row of this run: its jar, the JVM flags it runs with (idle runs add -XX:+AlwaysPreTouch) and the
-  # environment it adds to the bench's own FERRY_* settings.
+  echo "\"ferry_launcher\": $(jstr "$LAUNCHER"), \"ferry_launcher_defaults\": $(jstr "$LAUNCHER_DEFAULTS"),"
+  # Every Ferry row of this run: its jar, the JAVA_OPTS it gives bin/ferry (idle runs add -XX:+AlwaysPreTouch) and
+  # the environment it adds to the bench's own FERRY_* settings.
   rowspec=()
   for r in $ROWS; do [[ $r == ferry* ]] && rowspec+=("$r" "$(row_jar "$r")" "$(row_flags "$r")" "$(row_env "$r")"); done
   echo "\"ferry_rows\": $($PY -c 'import json, sys; a = sys.argv[1:]
@@ -279,6 +324,17 @@ print(json.dumps({k: v for k, v in sorted(os.environ.items()) if k.startswith("F
   echo "\"idle_conns\": $IDLE_CONNS, \"rlimit_nofile\": \"$(ulimit -n)\","
   echo "\"ferry_variants\": $(jstr "$FERRY_VARIANTS"), \"variant_workloads\": \"$VARIANT_WORKLOADS\","
   echo "\"workloads\": \"$WORKLOADS\", \"scale_threads\": $SCALE_THREADS,"
+  # Each HTTP workload's load: connections, body bytes, keep-alive or churn.
+  specs=()
+  for w in $RUN_WORKLOADS; do
+    if http_spec "$w" && [[ " ${specs[*]} " != *" $w "* ]]; then
+      specs+=("$w" "$WL_CONNS" "$WL_BYTES" "${WL_CLOSE:-keep-alive}")
+    fi
+  done
+  echo "\"http_workloads\": $($PY -c 'import json, sys; a = sys.argv[1:]
+print(json.dumps({a[i]: {"conns": int(a[i + 1]), "bytes": int(a[i + 2]), "mode": a[i + 3]}
+                  for i in range(0, len(a), 4)}))' \
+    ${specs[@]+"${specs[@]}"}),"
   echo "\"scale_pinning\": \"scale: proxy on CPU ${SCALE_PROXY_CPU:-any}, wrk on CPU ${SCALE_LOAD_CPU:-any}, backends on CPU $LOAD_CPU\","
   echo "\"pinning\": \"proxy on CPU $PROXY_CPU; wrk, iperf3, backends, idle client on CPU $LOAD_CPU\""
   echo "}"
@@ -287,7 +343,7 @@ log "output: $OUT"
 
 # ------------------------------------------------------------------------------------------ backends
 mkdir -p "$RUN/www" "$RUN/nginx-http/logs"
-head -c 64 /dev/zero | tr '\0' 'x' > "$RUN/www/64"
+for b in $BODY_SIZES; do head -c "$b" /dev/zero | tr '\0' 'x' > "$RUN/www/$b"; done
 NGX_MODS=/usr/lib/nginx/modules
 cat > "$RUN/nginx-http.conf" <<EOF
 worker_processes 1;
@@ -313,7 +369,10 @@ OUR_SIDS+=",$STARTED_PID"
 start backend-sink "$LOAD_CPU" $PY "$HERE/lib/benchlib.py" sink "$SINK_PORT" "$RUN/sink.count" "$LIFE"
 OUR_SIDS+=",$STARTED_PID"
 for p in $HTTP_PORT $IPERF_PORT $SINK_PORT; do wait_port "$p" || { log "backend on $p did not start"; exit 1; }; done
-curl -sf "http://127.0.0.1:$HTTP_PORT/64" | grep -q x || { log "backend nginx does not serve /64"; exit 1; }
+for b in $BODY_SIZES; do
+  got=$(curl -sf --max-time 5 "http://127.0.0.1:$HTTP_PORT/$b" | wc -c)
+  [[ $got == "$b" ]] || { log "backend nginx serves $got bytes for /$b, not $b"; exit 1; }
+done
 
 # ------------------------------------------------------------------------------------------ proxies
 # start_proxy ROW UPSTREAM_PORT [extra JVM flags]: starts the row's proxy (not for direct); sets PROXY_SID.
@@ -363,18 +422,22 @@ stream {
 EOF
       start nginx-stream "$PROXY_CPU" nginx -p "$RUN/nginx-stream" -c "$RUN/nginx-stream.conf" -g 'daemon off;' ;;
     ferry*)
-      local flags=() venv=() inst=()
-      read -r -d '' -a flags <<< "$(row_flags "$row") $extra" || true
+      local venv=() inst=() opts
+      opts=$(row_flags "$row")
+      opts="${opts:+$opts }$extra"
       # The row's own environment comes after the bench's settings, so it may override them (not the wiring);
       # in the scale workload FERRY_INSTANCES is the workload's (1 or 2) whatever the row sets.
       read -r -a venv <<< "$(row_env "$row")" || true
       [[ -n ${SCALE_RUN:-} ]] && inst=(FERRY_INSTANCES="$PROXY_INSTANCES")
-      # The bench's own parameters (exported FERRY_JAR, FERRY_VARIANTS, ...) are not Ferry settings: not passed on.
-      start "$row" "$PROXY_CPU" env -u FERRY_BENCH_INNER -u FERRY_JAR -u FERRY_VARIANTS -u FERRY_JVM_FLAGS \
-        -u FERRY_PREWARM FERRY_INSTANCES="$PROXY_INSTANCES" FERRY_ACCESS_LOG=false \
-        FERRY_ECHO_ENABLED=false FERRY_LISTEN_HOST=127.0.0.1 FERRY_LISTEN_PORT="$port" FERRY_ADMIN_HOST=127.0.0.1 \
-        FERRY_ADMIN_PORT="$FERRY_ADMIN" FERRY_UPSTREAMS="127.0.0.1:$up" ${venv[@]+"${venv[@]}"} \
-        ${inst[@]+"${inst[@]}"} java ${flags[@]+"${flags[@]}"} -jar "$(row_jar "$row")" ;;
+      # bin/ferry, as the README starts Ferry; its jar and JAVA_OPTS given. The bench's own parameters (exported
+      # FERRY_VARIANTS, ...) are not Ferry settings, and JVM option variables from the caller's shell would change
+      # every Ferry row unseen: neither is passed on (a variant may set JAVA_TOOL_OPTIONS as %VAR=VALUE).
+      start "$row" "$PROXY_CPU" env -u FERRY_BENCH_INNER -u FERRY_VARIANTS -u FERRY_JVM_FLAGS -u FERRY_PREWARM \
+        -u JAVA_TOOL_OPTIONS -u JDK_JAVA_OPTIONS -u _JAVA_OPTIONS FERRY_INSTANCES="$PROXY_INSTANCES" \
+        FERRY_ACCESS_LOG=false FERRY_ECHO_ENABLED=false FERRY_LISTEN_HOST=127.0.0.1 FERRY_LISTEN_PORT="$port" \
+        FERRY_ADMIN_HOST=127.0.0.1 FERRY_ADMIN_PORT="$FERRY_ADMIN" FERRY_UPSTREAMS="127.0.0.1:$up" \
+        FERRY_JAR="$(row_jar "$row")" JAVA_OPTS="$opts" ${venv[@]+"${venv[@]}"} ${inst[@]+"${inst[@]}"} \
+        "$LAUNCHER" ;;
   esac
   PROXY_SID=$STARTED_PID
   wait_port "$port" || { log "$row did not listen on $port"; tail -5 "$RUN/$row.err" >&2; return 1; }
@@ -385,10 +448,17 @@ EOF
     local jp; jp=$(pgrep -P "$PROXY_SID" java | head -1)
     # Java thread names by native id, so that CPU per thread can be reported by name (comm is cut at 15 chars).
     jcmd "$jp" Thread.print > "$RUN/threads.txt" 2>/dev/null || true
-    # What this Ferry process really got: its FERRY_* environment and JVM arguments, one block per start.
+    # What this Ferry process really got: its FERRY_* environment, JVM arguments and its own start-up line of the
+    # JVM settings in effect (builds before that line have none), one block per start.
+    local jvm; jvm=$(grep -m1 -o 'conn=- JVM: .*' "$RUN/$row.err" || true)
     { echo "# $row pid $jp port $port up $up instances $PROXY_INSTANCES $(date -u +%T)"
-      tr '\0' '\n' < "/proc/$jp/environ" 2>/dev/null | grep '^FERRY_' | sort || true
-      tr '\0' ' ' < "/proc/$jp/cmdline" 2>/dev/null; echo; } >> "$D/ferry-env.txt"
+      tr '\0' '\n' < "/proc/$jp/environ" 2>/dev/null | grep -E '^(FERRY_|JAVA_OPTS=|JAVA_TOOL_OPTIONS=)' | sort || true
+      tr '\0' ' ' < "/proc/$jp/cmdline" 2>/dev/null; echo
+      echo "${jvm:-no JVM line (a build before JvmReport)}"; } >> "$D/ferry-env.txt"
+    # The first start of each row, for the report: what the JVM said it runs with.
+    if ! grep -q "^$row	" "$OUT/ferry-jvm.tsv" 2>/dev/null; then
+      printf '%s\t%s\n' "$row" "${jvm#conn=- }" >> "$OUT/ferry-jvm.tsv"
+    fi
   fi
 }
 
@@ -416,15 +486,18 @@ measure() {
   $LIB cpu-diff "$D/$name.cpu0" "$D/$name.cpu1" "${PROXY_SID:-}" "$OUR_SIDS"
 }
 
-# wrk on WRK_CPU ("" = unpinned) with WRK_THREADS threads: LOAD_CPU and THREADS, except in the scale workload.
+# wrk on WRK_CPU ("" = unpinned) with WRK_THREADS threads: LOAD_CPU and THREADS, except in the scale workload;
+# WRK_CONNS connections asking for the WRK_BYTES-byte file: CONNS and 64, except in rr-c512, rr-32k and the like.
 WRK_CPU=$LOAD_CPU
 WRK_THREADS=$THREADS
+WRK_CONNS=$CONNS
+WRK_BYTES=64
 wrk_run() { # PORT SECONDS OUTFILE [close]
   local hdr=() pin=()
   [[ ${4:-} == close ]] && hdr=(-H "Connection: close")
   [[ -n $WRK_CPU ]] && pin=(taskset -c "$WRK_CPU")
-  ${pin[@]+"${pin[@]}"} timeout $(($2 + 30)) wrk -t"$WRK_THREADS" -c"$CONNS" -d"$2s" --latency "${hdr[@]}" \
-    "http://127.0.0.1:$1/64" > "$3" 2>&1 || true
+  ${pin[@]+"${pin[@]}"} timeout $(($2 + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$2s" --latency \
+    ${hdr[@]+"${hdr[@]}"} "http://127.0.0.1:$1/$WRK_BYTES" > "$3" 2>&1 || true
 }
 
 iperf_run() { # PORT STREAMS OUTFILE
@@ -439,14 +512,18 @@ http_workloads() { # ROW ROUND
     wrk_run "$port" "$FERRY_PREWARM" "$D/prewarm-churn.txt" close
     wrk_run "$port" "$FERRY_PREWARM" "$D/prewarm-rr.txt"
   fi
-  for wl in rr churn; do
-    [[ " $WORKLOADS " == *" $wl "* ]] || continue
-    local close=""; [[ $wl == churn ]] && close=close
+  local wl got
+  for wl in $WORKLOADS; do
+    http_spec "$wl" || continue
+    local WRK_CONNS=$WL_CONNS WRK_BYTES=$WL_BYTES close=$WL_CLOSE
+    # The whole body through this proxy, once, before it is measured (wrk counts responses, not their bytes).
+    got=$(curl -s --max-time 5 "http://127.0.0.1:$port/$WRK_BYTES" | wc -c)
+    [[ $got == "$WRK_BYTES" ]] || log "  !!! $row $wl: /$WRK_BYTES came back as $got bytes through the proxy"
     wrk_run "$port" "$WARMUP" "$D/$wl.warmup.txt" $close
     sleep 0.5
     quiet_wait
     cpu=$(measure "$wl" wrk_run "$port" "$DURATION" "$D/$wl.txt" $close)
-    record_wrk "$row" "$round" "$wl" "$D/$wl.txt" "$cpu"
+    record_wrk "$row" "$round" "$wl" "$D/$wl.txt" "$cpu" "{\"conns\": $WRK_CONNS, \"bytes\": $WRK_BYTES}"
     log "  $row $wl: $(tail -1 "$RES")"
   done
 }
@@ -620,7 +697,7 @@ for round in $(seq 1 "$REPEAT"); do
     D=$OUT/r$round/$row; mkdir -p "$D"
     WORKLOADS=$ALL_WORKLOADS
     [[ $row == ferry-* ]] && WORKLOADS=$VARIANT_WORKLOADS
-    if [[ " $WORKLOADS " == *" rr "* || " $WORKLOADS " == *" churn "* ]]; then
+    if has_http "$WORKLOADS"; then
       [[ $row != direct ]] && start_proxy "$row" "$HTTP_PORT"
       http_workloads "$row" "$round"
       [[ $row != direct ]] && stop_proxy

@@ -302,27 +302,62 @@ def emit(path, **kv):
 # ---------------------------------------------------------------- report
 
 ROWS = ["direct", "haproxy", "haproxy-splice", "nginx-stream", "ferry"]
-FIGS = [
-    # key, label, workload, higher-is-better, format
-    ("rps", "rr req/s", "rr", True, "{:,.0f}"),
-    ("p50_ms", "rr p50 ms", "rr", False, "{:.3f}"),
-    ("p99_ms", "rr p99 ms", "rr", False, "{:.3f}"),
-    ("cpu", "rr proxy CPU %", "rr", None, "{:.0f}"),
-    ("per_core", "rr req per core-s", "rr", True, "{:,.0f}"),
-    ("rps", "churn conn/s", "churn", True, "{:,.0f}"),
-    ("p99_ms", "churn p99 ms", "churn", False, "{:.3f}"),
-    ("cpu", "churn proxy CPU %", "churn", None, "{:.0f}"),
-    ("per_core", "churn conn per core-s", "churn", True, "{:,.0f}"),
+# The peers a "best peer" figure is taken from (issue #4's targets: the better of HAProxy and nginx stream).
+PEERS = ("haproxy", "nginx-stream")
+HTTP_WL = re.compile(r"^(rr|churn)(-c\d+)?(-\d+k)?$")
+# key, label, workload, higher-is-better (None: no better), format
+BULK_FIGS = [
     ("gbps", "bulk 1 stream Gbit/s", "bulk1", True, "{:.2f}"),
     ("cpu", "bulk 1 proxy CPU %", "bulk1", None, "{:.0f}"),
     ("gbps", "bulk 4 streams Gbit/s", "bulk4", True, "{:.2f}"),
-    ("cs_per", "rr proxy ctx switches per req", "rr", False, "{:.2f}"),
-    ("cs_per", "churn proxy ctx switches per conn", "churn", False, "{:.2f}"),
+]
+IDLE_FIGS = [
     ("mem_per_conn", "idle memory B/conn (RSS; Ferry: off-heap RSS + live heap)", "idle", False, "{:,.0f}"),
     ("rss_per_conn", "idle RSS growth B/conn (Ferry: heap pre-touched)", "idle", False, "{:,.0f}"),
     ("heap_per_conn", "idle live heap B/conn (class histogram diff)", "idle", False, "{:,.0f}"),
     ("heap_metrics_per_conn", "idle heap B/conn (/metrics, non-eden, after GC)", "idle", False, "{:,.0f}"),
 ]
+
+
+def http_workloads(rows, meta):
+    """The keep-alive and churn workloads that ran (rr, rr-c512, rr-32k, churn, ...), in the order WORKLOADS gave."""
+    ran = [r["wl"] for r in rows]
+    order = [w for w in (meta.get("http_workloads") or {}) if w in ran]
+    for w in ran:
+        if HTTP_WL.match(w) and w not in order:
+            order.append(w)
+    return order
+
+
+def http_figs(wl):
+    """Throughput, p99 beside it, proxy CPU and per core-second for one keep-alive (rr...) or churn workload."""
+    unit = "req" if wl.startswith("rr") else "conn"
+    figs = [("rps", "%s %s/s" % (wl, unit), wl, True, "{:,.0f}")]
+    if unit == "req":
+        figs.append(("p50_ms", "%s p50 ms" % wl, wl, False, "{:.3f}"))
+    return figs + [("p99_ms", "%s p99 ms" % wl, wl, False, "{:.3f}"),
+                   ("cpu", "%s proxy CPU %%" % wl, wl, None, "{:.0f}"),
+                   ("per_core", "%s %s per core-s" % (wl, unit), wl, True, "{:,.0f}")]
+
+
+def figs(http):
+    """Every figure of the main table: each HTTP workload's, bulk, context switches, idle."""
+    out = [f for wl in http for f in http_figs(wl)] + BULK_FIGS
+    out += [("cs_per", "%s proxy ctx switches per %s" % (wl, "req" if wl.startswith("rr") else "conn"), wl, False,
+             "{:.2f}") for wl in http]
+    return out + IDLE_FIGS
+
+
+def workload_legend(http, meta):
+    """One line naming each HTTP workload's load, from meta.json."""
+    spec = meta.get("http_workloads") or {}
+    parts = []
+    for wl in http:
+        s = spec.get(wl)
+        if s:
+            size = "%d KiB" % (s["bytes"] // 1024) if s["bytes"] % 1024 == 0 else "%d B" % s["bytes"]
+            parts.append("%s: %s, %d connections, %s body" % (wl, s["mode"], s["conns"], size))
+    return "Workloads: " + "; ".join(parts) + "." if parts else ""
 
 
 def load(result_dir):
@@ -360,11 +395,15 @@ def report(result_dir, out_md, chart_path):
         if x["row"] not in present:
             present.append(x["row"])
     present.sort(key=lambda r: ROWS.index(r) if r in ROWS else ROWS.index("ferry") + 0.5)
+    http = http_workloads(rows, meta)
     L = []
-    L.append("| figure | " + " | ".join(present) + " | ferry / direct | ferry / haproxy |")
-    L.append("|---|" + "---|" * (len(present) + 2))
+    legend = workload_legend(http, meta)
+    if legend:
+        L += [legend, ""]
+    L.append("| figure | " + " | ".join(present) + " | ferry / direct | ferry / haproxy | ferry / best peer |")
+    L.append("|---|" + "---|" * (len(present) + 3))
     summary = {}
-    for key, label, wl, _hib, fmt in FIGS:
+    for key, label, wl, hib, fmt in figs(http):
         cells = []
         for r in present:
             v = values(rows, r, wl, key)
@@ -378,11 +417,17 @@ def report(result_dir, out_md, chart_path):
         def ratio(a, b):
             x, y = summary.get((label, a)), summary.get((label, b))
             return "%.2f×" % (x / y) if x and y else "–"
-        L.append("| %s | %s | %s | %s |" % (label, " | ".join(cells), ratio("ferry", "direct"),
-                                            ratio("ferry", "haproxy")))
+        def best_peer():
+            got = [summary.get((label, p)) for p in PEERS if summary.get((label, p))]
+            x = summary.get((label, "ferry"))
+            if hib is None or not got or not x:
+                return "–"
+            return "%.2f×" % (x / (max(got) if hib else min(got)))
+        L.append("| %s | %s | %s | %s | %s |" % (label, " | ".join(cells), ratio("ferry", "direct"),
+                                                 ratio("ferry", "haproxy"), best_peer()))
     # noise table
     N = ["", "| workload | " + " | ".join(present) + " |", "|---|" + "---|" * len(present)]
-    for wl in ("rr", "churn", "bulk1", "bulk4", "idle", "scale-rr", "scale-churn"):
+    for wl in http + ["bulk1", "bulk4", "idle", "scale-rr", "scale-churn"]:
         if not any(r["wl"] == wl for r in rows):
             continue
         cells = []
@@ -391,15 +436,16 @@ def report(result_dir, out_md, chart_path):
             cells.append("–" if not v else "%.0f (max %.0f)" % (med(v), max(v)))
         N.append("| %s | %s |" % (wl, " | ".join(cells)))
     # per-round raw
-    R = ["", "| round | row | workload | value | proxy CPU % | others CPU % |", "|---|---|---|---|---|---|"]
+    R = ["", "| round | row | workload | value | p99 ms | wrk socket errors | proxy CPU % | others CPU % |",
+         "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         v = r.get("rps") or r.get("gbps") or r.get("mem_per_conn")
-        R.append("| %s | %s | %s | %s | %s | %s |" % (r["round"], r["row"], wl_label(r),
-                                                     "–" if v is None else "%.2f" % v, r.get("cpu", "–"),
-                                                     r.get("others", "–")))
+        R.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["round"], r["row"], wl_label(r), "–" if v is None else "%.2f" % v, r.get("p99_ms", "–"),
+            r.get("errors", "–"), r.get("cpu", "–"), r.get("others", "–")))
     # Ferry's CPU by thread (median over rounds, % of one core)
     T = ["", "| workload | Ferry CPU by thread, % of one core (median over rounds) |", "|---|---|"]
-    for wl in ("rr", "churn", "bulk1", "bulk4", "scale-rr i=1", "scale-rr i=2", "scale-churn i=1", "scale-churn i=2"):
+    for wl in http + ["bulk1", "bulk4", "scale-rr i=1", "scale-rr i=2", "scale-churn i=1", "scale-churn i=2"]:
         per = {}
         for r in rows:
             if r["row"] == "ferry" and wl_label(r) == wl and r.get("threads"):
@@ -413,7 +459,7 @@ def report(result_dir, out_md, chart_path):
     with open(out_md, "w") as f:
         f.write("\n".join(L) + "\n")
         f.write("\n".join(B) + "\n")
-        f.write("\n".join(ferry_rows_section(meta, present)) + "\n")
+        f.write("\n".join(ferry_rows_section(meta, present, result_dir)) + "\n")
         f.write("\n".join(S) + "\n")
         f.write("\n".join(T) + "\n")
         f.write("\nOther processes' CPU during each measured run, % of one core, median (max) over rounds:\n")
@@ -423,7 +469,7 @@ def report(result_dir, out_md, chart_path):
     with open(os.path.join(result_dir, "summary.json"), "w") as f:
         json.dump({"meta": meta, "median": {"%s|%s" % k: v for k, v in summary.items()}, "scale": scale,
                    "bulk_vs_haproxy_splice": vs_splice}, f, indent=1)
-    chart(rows, present, chart_path)
+    chart(rows, present, chart_path, http)
     print(open(out_md).read())
 
 
@@ -455,19 +501,33 @@ def splice_section(summary, present, meta):
     return out, vs
 
 
-def ferry_rows_section(meta, present):
-    """Jar, JVM flags and environment of every Ferry row (from meta.json), so that a variant's figures can be read
-    next to them."""
+def ferry_rows_section(meta, present, result_dir=None):
+    """Jar, JVM options and environment of every Ferry row (from meta.json), and the JVM settings each row's first
+    process reported at start (ferry-jvm.tsv), so that a variant's figures can be read next to them."""
     fr = meta.get("ferry_rows") or {}
     names = [r for r in present if r in fr] + [r for r in fr if r not in present]
     if not names:
         return []
-    out = ["", "| Ferry row | JVM flags | env | jar |", "|---|---|---|---|"]
+    launcher = meta.get("ferry_launcher")
+    flags_head = "JAVA_OPTS for bin/ferry" if launcher else "JVM flags"
+    none = "(none: bin/ferry's defaults)" if launcher else "(none: JVM defaults)"
+    out = ["", "| Ferry row | %s | env | jar |" % flags_head, "|---|---|---|---|"]
     for r in names:
         env = fr[r].get("env") or {}
-        out.append("| %s | `%s` | %s | %s |" % (r, fr[r]["jvm_flags"] or "(none: JVM defaults)",
-                                              " ".join("`%s=%s`" % kv for kv in env.items()) or "–", fr[r]["jar"]))
+        out.append("| %s | %s | %s | %s |" % (r, "`%s`" % fr[r]["jvm_flags"] if fr[r]["jvm_flags"] else none,
+                                            " ".join("`%s=%s`" % kv for kv in env.items()) or "–", fr[r]["jar"]))
     out.append("")
+    if launcher:
+        out.append("Every Ferry process is started by `%s`, as the README starts Ferry; its defaults: `%s` (a setting "
+                   "given in JAVA_OPTS replaces its default; `FERRY_JVM_DEFAULTS` in a row's env replaces them all)."
+                   % (launcher, meta.get("ferry_launcher_defaults") or "?"))
+    jvm = os.path.join(result_dir or "", "ferry-jvm.tsv")
+    if result_dir and os.path.exists(jvm):
+        out += ["", "What each row's first Ferry process reported at start:", ""]
+        for line in open(jvm):
+            row, _, said = line.rstrip("\n").partition("\t")
+            out.append("- %s: `%s`" % (row, said or "no JVM line (a build before JvmReport)"))
+        out.append("")
     out.append("Idle runs add `-XX:+AlwaysPreTouch` to these flags. Every Ferry process gets `FERRY_INSTANCES=1` (scale: "
                "1, then 2), `FERRY_ACCESS_LOG=false`, `FERRY_ECHO_ENABLED=false` and its listen, admin and upstream "
                "addresses; the env column is what a row adds or overrides (not `FERRY_INSTANCES` in scale).")
@@ -561,11 +621,14 @@ def scale_section(rows, meta):
     return out, summ
 
 
-def chart(rows, present, path):
-    panels = [("rps", "rr", "keep-alive req/s"), ("per_core", "rr", "keep-alive req per core-s"),
-              ("p99_ms", "rr", "keep-alive p99 ms"), ("rps", "churn", "churn conn/s"),
-              ("per_core", "churn", "churn conn per core-s"), ("gbps", "bulk1", "bulk 1 stream Gbit/s"),
-              ("gbps", "bulk4", "bulk 4 streams Gbit/s"), ("mem_per_conn", "idle", "idle memory bytes/conn")]
+def chart(rows, present, path, http=("rr", "churn")):
+    # Per HTTP workload its throughput per core-second and its p99 side by side; then bulk and idle.
+    panels = []
+    for wl in http:
+        unit = "req" if wl.startswith("rr") else "conn"
+        panels += [("per_core", wl, "%s %s per core-s" % (wl, unit)), ("p99_ms", wl, "%s p99 ms" % wl)]
+    panels += [("gbps", "bulk1", "bulk 1 stream Gbit/s"), ("gbps", "bulk4", "bulk 4 streams Gbit/s"),
+               ("mem_per_conn", "idle", "idle memory bytes/conn")]
     colors = {"direct": "#999999", "haproxy": "#1f77b4", "haproxy-splice": "#9ecae1", "nginx-stream": "#2ca02c",
               "ferry": "#d62728"}
     try:
@@ -574,7 +637,10 @@ def chart(rows, present, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return svg_chart(rows, present, panels, colors, os.path.splitext(path)[0] + ".svg")
-    fig, axes = plt.subplots(2, 4, figsize=(16, 7))
+    nrows = (len(panels) + 3) // 4
+    fig, axes = plt.subplots(nrows, 4, figsize=(16, 3.5 * nrows), squeeze=False)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
     for ax, (key, wl, title) in zip(axes.flat, panels):
         meds, los, his = [], [], []
         for r in present:
@@ -592,7 +658,8 @@ def chart(rows, present, path):
 
 
 def svg_chart(rows, present, panels, colors, path):
-    w, h, pw, ph = 1200, 520, 290, 240
+    w, pw, ph = 1200, 290, 240
+    h = 10 + ((len(panels) + 3) // 4) * (ph + 10)
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" '
            'font-size="11">' % (w, h)]
     for i, (key, wl, title) in enumerate(panels):

@@ -93,6 +93,7 @@ public final class Main {
       log.error("conn=- ferry: invalid configuration: {}", e.getMessage());
       return EXIT_BAD_CONFIG;
     }
+    JvmReport.log();
     try {
       // The file Ferry was configured from is watched: a valid change of its upstreams applies without a restart.
       String watched = path != null ? path : env.get(EnvOverrides.CONFIG_VARIABLE);

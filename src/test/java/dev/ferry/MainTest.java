@@ -1,23 +1,19 @@
 package dev.ferry;
 
 import dev.ferry.support.Await;
+import dev.ferry.support.Launcher;
 import dev.ferry.support.Peer;
 import dev.ferry.support.Ports;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.ConnectException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import java.time.Duration;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -25,7 +21,7 @@ import java.util.regex.Pattern;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-/** The command line: exit statuses, nothing listening after a bad config, and a real SIGTERM. */
+/** The command line: exit statuses, nothing listening after a bad config, and bin/ferry with a real SIGTERM. */
 class MainTest {
 
   @TempDir
@@ -82,63 +78,40 @@ class MainTest {
   }
 
   /**
-   * A real process and a real SIGTERM, with a client mid-transfer: the transfer completes during the drain, the
-   * process prints its summary and exits 0.
+   * The README's command, bin/ferry, as a real process with a real SIGTERM and a client mid-transfer: the JVM runs
+   * with the launcher's defaults (its start-up line says so), the transfer completes during the drain, the process
+   * prints its summary and exits 0. The jar is a pathing jar onto this build's classes (tests run before packaging).
    */
   @Test
-  void drainsAndExitsZeroOnSigterm() throws Exception {
+  void theReadmesLauncherStartsItWithTheMeasuredJvmSettingsAndItDrainsAndExitsZeroOnSigterm() throws Exception {
     Path config = Files.writeString(dir.resolve("run.yaml"),
       "listen:\n  host: 127.0.0.1\n  port: 0\nadmin:\n  host: 127.0.0.1\n  port: 0\necho:\n  port: 0\n"
         + "instances: 1\nshutdown:\n  drain-timeout: 20s\n");
-    String classpath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-    Process ferry = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-      "-cp", classpath, "dev.ferry.Main", "--config", config.toString())
-      .redirectErrorStream(true).start();
-    List<String> output = new CopyOnWriteArrayList<>();
-    Thread reader = new Thread(() -> {
-      try (BufferedReader r = new BufferedReader(new InputStreamReader(ferry.getInputStream(), StandardCharsets.UTF_8))) {
-        String line;
-        while ((line = r.readLine()) != null) {
-          output.add(line);
-        }
-      } catch (IOException ignored) {
-        // process ended
-      }
-    });
-    reader.start();
-    try {
-      Pattern ready = Pattern.compile("Ferry ready: proxy 127\\.0\\.0\\.1:(\\d+) ");
-      int[] port = new int[1];
-      Await.until("the process reports ready", () -> output.stream().anyMatch(l -> {
-        Matcher m = ready.matcher(l);
-        if (m.find()) {
-          port[0] = Integer.parseInt(m.group(1));
-          return true;
-        }
-        return false;
-      }));
-      Peer client = Peer.connect(port[0]);
+    Path jar = Launcher.pathingJar(dir);
+    try (Launcher ferry = Launcher.start(Launcher.SCRIPT, dir, Map.of("JAVA_HOME", Launcher.javaHome(),
+      "FERRY_JAR", jar.toString()), "--config", config.toString())) {
+      Matcher ready = ferry.awaitLine("the process reports ready",
+        Pattern.compile("Ferry ready: proxy 127\\.0\\.0\\.1:(\\d+) "), Duration.ofSeconds(60));
+      assertThat(ferry.output()).as("the start-up line of the JVM settings in effect").anyMatch(l -> l.contains(
+        "conn=- JVM: ") && l.contains(", collector Serial (Copy, MarkSweepCompact), heap initial 256 MiB, max 256 MiB, "
+        + "direct memory max 128 MiB, ") && l.endsWith(" command line: -XX:+UseSerialGC -Xms256m -Xmx256m "
+        + "-XX:MaxDirectMemorySize=128m -XX:+ExitOnOutOfMemoryError"));
+      Peer client = Peer.connect(Integer.parseInt(ready.group(1)));
       client.write("first half ");
       assertThat(client.readExactlyText(11)).isEqualTo("first half ");
 
-      // A real SIGTERM, as Kubernetes sends it (Process.destroy() did not reach the JVM's handler here).
+      // A real SIGTERM, as Kubernetes sends it, to the PID bin/ferry was started as: the JVM, by exec.
       assertThat(new ProcessBuilder("kill", "-TERM", String.valueOf(ferry.pid())).start().waitFor()).isZero();
-      try {
-        Await.until("the drain starts", () -> output.stream().anyMatch(l -> l.contains("shutting down: draining")));
-      } catch (AssertionError e) {
-        throw new AssertionError(e.getMessage() + "; process output:\n" + String.join("\n", output), e);
-      }
+      ferry.awaitLine("the drain starts", Pattern.compile("shutting down: draining"), Await.DEFAULT);
       client.write("second half");
       assertThat(client.readExactlyText(11)).isEqualTo("second half");
       client.close();
 
-      assertThat(ferry.waitFor(30, TimeUnit.SECONDS)).as("process exited").isTrue();
-      reader.join(5000);
-      assertThat(ferry.exitValue()).as("exit status; output:\n" + String.join("\n", output)).isZero();
-      assertThat(output).anyMatch(l -> l.contains("\"reason\":\"PEER_CLOSED\""));
-      assertThat(output).anyMatch(l -> l.contains("Ferry stopped: drained 1, forced 0; connections open 0, buffers held 0"));
-    } finally {
-      ferry.destroyForcibly();
+      assertThat(ferry.waitFor(Duration.ofSeconds(30))).as("exit status; output:\n" + String.join("\n", ferry.output()))
+        .isZero();
+      assertThat(ferry.output()).anyMatch(l -> l.contains("\"reason\":\"PEER_CLOSED\""));
+      assertThat(ferry.output())
+        .anyMatch(l -> l.contains("Ferry stopped: drained 1, forced 0; connections open 0, buffers held 0"));
     }
   }
 }

@@ -66,6 +66,15 @@ class ReadmeTest {
     }
   }
 
+  /** "Run it" starts Ferry with bin/ferry, and its example start-up line shows the launcher's own defaults. */
+  @Test
+  void runsFerryWithTheLauncherAndShowsItsDefaults() throws IOException {
+    assertThat(README).contains("\n    mvn -B -q package -DskipTests && bin/ferry\n");
+    Matcher defaults = Pattern.compile("(?m)^builtin_defaults='([^']+)'$").matcher(Files.readString(Path.of("bin/ferry")));
+    assertThat(defaults.find()).as("builtin_defaults in bin/ferry").isTrue();
+    assertThat(README).as("the README's example start-up line").contains("command line:\n        " + defaults.group(1) + "\n");
+  }
+
   @Test
   void relativeLinksPointToFilesAndHeadingsThatExist() throws IOException {
     for (String doc : new String[] {"README.md", "docs/soak.md"}) {

@@ -186,6 +186,20 @@ class PodmanPodTest {
     assertThat(total).as("heap cap in bytes (%d%% of the %d-byte memory limit)", Integer.parseInt(percent.group(1)), limit)
       .isBetween(cap * 0.97, cap * 1.0);
 
+    // The entrypoint bin/ferry exec'd java (PID 1 is the JVM, so SIGTERM reaches it) and, since JAVA_TOOL_OPTIONS
+    // gives every setting it has a default for, added no flag of its own that would beat the limit-relative heap.
+    List<String> argv = List.of(Files.readString(pod.hostProc().resolve("cmdline")).split("\0"));
+    assertThat(argv.get(0)).as("the container's main process, %s", argv).endsWith("/java");
+    assertThat(argv.subList(1, argv.size())).as("java's arguments")
+      .containsExactly("-jar", "/opt/ferry/ferry.jar", "--config", "/etc/ferry/ferry.yaml");
+    // Ferry's start-up line: the heap fixed at the share of the limit from the start, as -Xms = -Xmx outside a pod.
+    Matcher direct = Pattern.compile("-XX:MaxDirectMemorySize=(\\d+)m").matcher(flags);
+    assertThat(direct.find()).as("MaxDirectMemorySize in %s", flags).isTrue();
+    assertThat(flags).contains("-XX:InitialRAMPercentage=" + percent.group(1));
+    String mib = cap / (1024 * 1024) + " MiB";
+    assertThat(pod.logs()).contains("conn=- JVM: ").contains(", collector Serial (Copy, MarkSweepCompact), heap initial "
+      + mib + ", max " + mib + ", direct memory max " + direct.group(1) + " MiB, ");
+
     // FERRY_INSTANCES comes from requests.cpu through a resourceFieldRef (divisor 1, rounded up).
     long cpus = (long) Math.ceil(Quantity.getAmountInBytes(spec.getResources().getRequests().get("cpu")).doubleValue());
     assertThat(pod.logs()).contains("(" + cpus + " listener instances,");
