@@ -129,6 +129,74 @@ class ConfigReloadTest {
   }
 
   /** The test's config: loopback, ephemeral ports, one listener, short timeouts. */
+  @Test
+  void reloadingOneRoutesPoolKeepsItsOpenConnectionsAndLeavesTheOtherRouteAlone(@TempDir Path dir) throws Exception {
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    Logger watcherLog = (Logger) LoggerFactory.getLogger(ConfigWatcher.class);
+    logs.start();
+    watcherLog.addAppender(logs);
+    Path file = dir.resolve("ferry.yaml");
+    try (Backend a = new Backend(ConfigReloadTest::echo); Backend b = new Backend(ConfigReloadTest::echo);
+         Backend c = new Backend(ConfigReloadTest::echo)) {
+      write(file, routes(a.address(), "[\"" + b.address() + "\"]", "round-robin"));
+      try (FerryHarness h = FerryHarness.startFromFile(file.toString(), SCAN)) {
+        Ferry ferry = h.ferry();
+        Peer onWeb = Peer.connect(ferry.proxyPort("web"));
+        exchange(onWeb, "before");
+        Peer onDb = Peer.connect(ferry.proxyPort("db"));
+        exchange(onDb, "before");
+
+        // db: another upstream with a weight, another balancing; web's file text is unchanged.
+        write(file, routes(a.address(), "[{address: \"" + c.address() + "\", weight: 3}]", "least-connections"));
+        Await.until("db's pool is reloaded", () -> logs.list.stream().anyMatch(e -> e.getFormattedMessage().equals(
+          "conn=- config reload: routes[db].upstreams [" + b.address() + "] -> [" + c.address() + "]")));
+        assertThat(ferry.options().route("db")).isNotNull();
+        var db = ferry.routes().stream().filter(r -> r.name().equals("db")).findFirst().orElseThrow();
+        assertThat(db.pool().options().balance().configValue()).isEqualTo("least-connections");
+        assertThat(db.pool().options().upstreams().get(0).weight()).isEqualTo(3);
+        try (Peer fresh = Peer.connect(ferry.proxyPort("db"))) {
+          exchange(fresh, "after");
+          c.awaitAccepted(1);
+        }
+        // The connections opened before the reload still relay, through their upstreams, never closed.
+        exchange(onDb, "still through b");
+        exchange(onWeb, "web untouched");
+        assertThat(b.accepted()).hasSize(1);
+        assertThat(h.access().forClientPort(onDb.localPort())).isEmpty();
+        assertThat(logs.list).noneMatch(e -> e.getFormattedMessage().contains("needs restart"));
+
+        onWeb.close();
+        onDb.close();
+        h.access().awaitOne(onWeb.localPort());
+        h.access().awaitOne(onDb.localPort());
+        Await.until("every connection released", () -> h.metrics().connectionsOpen() == 0);
+        h.assertReleasedCleanly();
+      }
+    } finally {
+      watcherLog.detachAppender(logs);
+    }
+  }
+
+  private static String routes(UpstreamAddress web, String dbUpstreams, String dbBalance) {
+    return """
+      admin: {host: 127.0.0.1, port: 0}
+      instances: 1
+      connect: {timeout: 2s}
+      close: {flush-timeout: 2s}
+      registry: {release-timeout: 10s, watchdog-interval: 200ms}
+      shutdown: {drain-timeout: 2s}
+      echo: {enabled: false}
+      routes:
+        - name: web
+          listen: {host: 127.0.0.1, port: 0}
+          upstreams: ["%s"]
+        - name: db
+          listen: {host: 127.0.0.1, port: 0}
+          upstreams: %s
+          balance: %s
+      """.formatted(web, dbUpstreams, dbBalance);
+  }
+
   private static String config(UpstreamAddress upstream) {
     return """
       listen: {host: 127.0.0.1, port: 0}
