@@ -39,6 +39,8 @@ public final class MetricNames {
   // Upstream pools (dev.ferry.upstream), labelled only by configured names: route and upstream ("host:port").
   /** {@code ferry_upstream_up{route,upstream}}: 1 while the upstream is eligible for new clients (ready, healthy). */
   public static final String UPSTREAM_UP = "ferry.upstream.up";
+  /** {@code ferry_upstream_draining{route,upstream}}: 1 while an operator drains the upstream (no new clients). */
+  public static final String UPSTREAM_DRAINING = "ferry.upstream.draining";
   /** {@code ferry_upstream_active_connections{route,upstream}}: clients assigned to the upstream and not yet done. */
   public static final String UPSTREAM_ACTIVE_CONNECTIONS = "ferry.upstream.active.connections";
   /**

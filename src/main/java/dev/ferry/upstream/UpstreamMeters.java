@@ -15,11 +15,11 @@ import java.util.Map;
 
 /**
  * The meters of one upstream of one route, every series registered at creation so it exists at 0 from the first
- * scrape: up, active connections, connects by outcome, ejections and, while active checks are on, checks by every
- * {@link CheckResult}. Labels are the route name and the configured {@code host:port} only, never a client.
+ * scrape: up, draining, active connections, connects by outcome, ejections and checks by every {@link CheckResult}
+ * (at 0 while active checks are off). Labels are the route name and the configured {@code host:port} only, never a
+ * client.
  * <p>
- * Threading: Micrometer's meters are thread-safe; {@link #checks} and {@link #remove} are called under the pool's
- * lock.
+ * Threading: Micrometer's meters are thread-safe; {@link #remove} is called under the pool's lock.
  */
 final class UpstreamMeters {
 
@@ -30,16 +30,20 @@ final class UpstreamMeters {
   private final Counter connectSuccess;
   private final Counter connectFailure;
   private final Counter ejections;
-  /** Present while active checks are on; replaced whole, so readers see a complete map or none. */
-  private volatile Map<CheckResult, Counter> checks;
+  private final Map<CheckResult, Counter> checks;
 
-  UpstreamMeters(MeterRegistry registry, String route, Upstream u, Ticker ticker, boolean activeChecks) {
+  UpstreamMeters(MeterRegistry registry, String route, Upstream u, Ticker ticker) {
     this.registry = registry;
     this.route = route;
     this.upstream = u.label();
     // Strong references: Micrometer holds gauge state weakly by default, and the pool may be the only holder.
     meters.add(Gauge.builder(MetricNames.UPSTREAM_UP, u, x -> x.eligible(ticker.nanos()) ? 1 : 0)
       .description("1 while the upstream is eligible for new clients: ready, healthy, not ejected")
+      .tags(MetricNames.TAG_ROUTE, route, MetricNames.TAG_UPSTREAM, upstream).strongReference(true)
+      .register(registry));
+    // Apart from ferry_upstream_up, so that an alert on an upstream that is down can leave an operator's drain alone.
+    meters.add(Gauge.builder(MetricNames.UPSTREAM_DRAINING, u, x -> x.draining() ? 1 : 0)
+      .description("1 while an operator drains the upstream: no new clients, open ones continue")
       .tags(MetricNames.TAG_ROUTE, route, MetricNames.TAG_UPSTREAM, upstream).strongReference(true)
       .register(registry));
     meters.add(Gauge.builder(MetricNames.UPSTREAM_ACTIVE_CONNECTIONS, u, Upstream::activeConnections)
@@ -51,7 +55,13 @@ final class UpstreamMeters {
     connectFailure = counter(MetricNames.UPSTREAM_CONNECTS, "Upstream connect attempts by upstream",
       MetricNames.TAG_OUTCOME, Outcome.FAILURE.label());
     ejections = counter(MetricNames.UPSTREAM_EJECTIONS, "Passive-health ejections of the upstream", null, null);
-    checks(activeChecks);
+    // Always, at 0 while checks are off: a dashboard or an alert that reads them must find every series.
+    Map<CheckResult, Counter> m = new EnumMap<>(CheckResult.class);
+    for (CheckResult r : CheckResult.values()) {
+      m.put(r, counter(MetricNames.HEALTH_CHECKS, "Active health checks by result", MetricNames.TAG_RESULT,
+        r.label()));
+    }
+    checks = m;
   }
 
   private Counter counter(String name, String description, String tag, String value) {
@@ -65,27 +75,6 @@ final class UpstreamMeters {
     return c;
   }
 
-  /** Registers the check counters when checks are on, removes them when off. */
-  void checks(boolean on) {
-    if (on == (checks != null)) {
-      return;
-    }
-    if (!on) {
-      for (Counter c : checks.values()) {
-        registry.remove(c);
-        meters.remove(c);
-      }
-      checks = null;
-      return;
-    }
-    Map<CheckResult, Counter> m = new EnumMap<>(CheckResult.class);
-    for (CheckResult r : CheckResult.values()) {
-      m.put(r, counter(MetricNames.HEALTH_CHECKS, "Active health checks by result", MetricNames.TAG_RESULT,
-        r.label()));
-    }
-    checks = m;
-  }
-
   void connect(boolean success) {
     (success ? connectSuccess : connectFailure).increment();
   }
@@ -95,10 +84,7 @@ final class UpstreamMeters {
   }
 
   void checked(CheckResult result) {
-    Map<CheckResult, Counter> m = checks;
-    if (m != null) {
-      m.get(result).increment();
-    }
+    checks.get(result).increment();
   }
 
   /** Removes every series of this upstream (it left the pool, or the pool closed). */
@@ -107,6 +93,5 @@ final class UpstreamMeters {
       registry.remove(m);
     }
     meters.clear();
-    checks = null;
   }
 }

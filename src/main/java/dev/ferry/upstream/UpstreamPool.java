@@ -343,11 +343,10 @@ public final class UpstreamPool implements AutoCloseable {
         int slot = Long.numberOfTrailingZeros(~used);
         used |= 1L << slot;
         u = new Upstream(w.address(), slot, next.passive(), next.active());
-        u.meters = new UpstreamMeters(registry, route, u, ticker, next.active().enabled());
+        u.meters = new UpstreamMeters(registry, route, u, ticker);
         added++;
       } else {
         u.options(next.passive(), next.active(), now);
-        u.meters.checks(next.active().enabled());
       }
       list.add(u);
       weights[i] = w.weight();

@@ -55,8 +55,13 @@ class MetricsExpositionTest {
         + upstream + "\"} 0.0");
     }
     series.add("ferry_upstream_up{route=\"default\",upstream=\"" + upstream + "\"} 1.0");
+    series.add("ferry_upstream_draining{route=\"default\",upstream=\"" + upstream + "\"} 0.0");
     series.add("ferry_upstream_active_connections{route=\"default\",upstream=\"" + upstream + "\"} 0.0");
     series.add("ferry_upstream_ejections_total{route=\"default\",upstream=\"" + upstream + "\"} 0.0");
+    for (String result : List.of("passed", "connect_failed", "timeout", "unexpected_reply", "io_error")) {
+      series.add("ferry_health_checks_total{result=\"" + result + "\",route=\"default\",upstream=\"" + upstream
+        + "\"} 0.0");
+    }
     series.add("ferry_route_panic{route=\"default\"} 0.0");
     series.add("ferry_route_panic_entries_total{route=\"default\"} 0.0");
     return series;

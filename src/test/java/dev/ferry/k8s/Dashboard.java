@@ -46,7 +46,8 @@ final class Dashboard {
 
   /** The expression with Grafana's variables replaced, as Prometheus would receive it. */
   static String forPrometheus(String expr) {
-    return expr.replace("$__rate_interval", "1m").replace("$__range", "5m").replace("$job", ".+");
+    return expr.replace("$__rate_interval", "1m").replace("$__range", "5m").replace("$job", ".+")
+      .replace("$route", ".+");
   }
 
   /**

@@ -253,7 +253,7 @@ class UpstreamPoolTest {
     }
     assertThat(registry.get(MetricNames.ROUTE_PANIC).gauge().value()).isZero();
     assertThat(registry.get(MetricNames.ROUTE_PANIC_ENTRIES).counter().count()).isZero();
-    assertThat(meters).hasSize(2 * (2 + 2 + 1 + CheckResult.values().length) + 2);
+    assertThat(meters).hasSize(2 * (3 + 2 + 1 + CheckResult.values().length) + 2);
     Set<String> allowed = new HashSet<>(upstreams);
     allowed.addAll(Set.of("db", "success", "failure"));
     for (CheckResult r : CheckResult.values()) {
@@ -269,13 +269,14 @@ class UpstreamPoolTest {
   }
 
   @Test
-  void checkCountersComeAndGoWithActiveChecks() {
+  void checkCountersExistAtZeroWhetherChecksAreOnOrOff() {
     UpstreamPool pool = pool(Pools.options(BalanceAlgorithm.ROUND_ROBIN, 1));
-    assertThat(registry.find(MetricNames.HEALTH_CHECKS).meters()).isEmpty();
+    assertThat(registry.find(MetricNames.HEALTH_CHECKS).counters()).hasSize(CheckResult.values().length)
+      .allMatch(c -> c.count() == 0);
     pool.replace(pool.options().withActive(ActiveHealthOptions.DEFAULTS.withEnabled(true)));
     assertThat(registry.find(MetricNames.HEALTH_CHECKS).meters()).hasSize(CheckResult.values().length);
     pool.replace(pool.options().withActive(ActiveHealthOptions.DEFAULTS));
-    assertThat(registry.find(MetricNames.HEALTH_CHECKS).meters()).isEmpty();
+    assertThat(registry.find(MetricNames.HEALTH_CHECKS).meters()).hasSize(CheckResult.values().length);
   }
 
   @Test
