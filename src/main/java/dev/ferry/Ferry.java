@@ -24,7 +24,6 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
-import io.vertx.core.transport.Transport;
 import io.vertx.micrometer.MicrometerMetricsFactory;
 import io.vertx.micrometer.Label;
 import io.vertx.micrometer.MetricsDomain;
@@ -53,6 +52,7 @@ public final class Ferry {
   private final Vertx vertx;
   private final PrometheusMeterRegistry meterRegistry;
   private final FerryMetrics metrics;
+  private final TransportChoice transport;
   private final AtomicBoolean ready = new AtomicBoolean();
   private ProxyContext proxy;
   private AdminVerticle admin;
@@ -65,7 +65,8 @@ public final class Ferry {
   // Reload (issue #5): set only when started from a file with configured upstreams; closed first on shutdown.
   private ConfigWatcher watcher;
 
-  private Ferry(FerryOptions options, Vertx vertx, PrometheusMeterRegistry meterRegistry) {
+  private Ferry(FerryOptions options, Vertx vertx, PrometheusMeterRegistry meterRegistry, TransportChoice transport) {
+    this.transport = transport;
     this.options = options;
     this.vertx = vertx;
     this.meterRegistry = meterRegistry;
@@ -103,7 +104,7 @@ public final class Ferry {
 
   private static Future<Ferry> launch(FerryOptions options) {
     PrometheusMeterRegistry meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    Transport transport = chooseTransport(options.transport());
+    TransportChoice transport = TransportChoice.of(options.transport());
     VertxOptions vertxOptions = new VertxOptions()
       // Registry shards share the listeners' event loops: a lifecycle message between a listener and the shard on
       // its own loop is a queued task, not a cross-thread wake-up (5.6 context switches per connection measured
@@ -122,9 +123,9 @@ public final class Ferry {
     Vertx vertx = Vertx.builder()
       .with(vertxOptions)
       .withMetrics(new MicrometerMetricsFactory(meterRegistry))
-      .withTransport(transport)
+      .withTransport(transport.transport())
       .build();
-    Ferry ferry = new Ferry(options, vertx, meterRegistry);
+    Ferry ferry = new Ferry(options, vertx, meterRegistry, transport);
     CompletableFuture<Ferry> started = new CompletableFuture<>();
     ferry.deploy().onComplete(ar -> {
       if (ar.succeeded()) {
@@ -146,31 +147,17 @@ public final class Ferry {
     closer.start();
   }
 
-  private static Transport chooseTransport(TransportMode mode) {
-    return switch (mode) {
-      case NIO -> Transport.NIO;
-      case EPOLL, AUTO -> Transport.EPOLL != null && Transport.EPOLL.available() ? Transport.EPOLL : Transport.NIO;
-    };
-  }
-
   private Future<Ferry> deploy() {
-    boolean epoll = vertx.isNativeTransportEnabled();
-    if (!epoll && options.transport() == TransportMode.EPOLL) {
+    if (transport.requiredButMissing(options.transport())) {
       return Future.failedFuture(new IllegalStateException("transport: epoll required but unavailable: "
-        + vertx.unavailableNativeTransportCause()));
+        + transport.fallback()));
     }
-    if (epoll) {
-      log.info("conn=- transport: native epoll");
-    } else if (options.transport() == TransportMode.NIO) {
-      log.info("conn=- transport: NIO (configured)");
-    } else {
-      log.warn("conn=- !!! transport: NIO fallback, native epoll unavailable ({}); a paused NIO socket does not "
-        + "notice its peer closing, and throughput is lower !!!", vertx.unavailableNativeTransportCause());
-    }
+    transport.log(options.transport());
+    boolean epoll = transport.actual() == TransportMode.EPOLL;
     for (RouteOptions route : options.routes()) {
       if (route.splice() && !epoll) {
-        log.warn("conn=- route {}: splice: true needs native epoll; bytes are relayed through buffers instead",
-          route.name());
+        log.warn("conn=- route {}: splice: true needs native epoll, the transport is {}; bytes are relayed through "
+          + "buffers instead", route.name(), transport.actual().configValue());
       } else if (route.splice()) {
         log.info("conn=- route {}: splice: bulk streams (4 read bursts of 16 KiB or more in a row) move with "
           + "splice(2)", route.name());
@@ -180,7 +167,7 @@ public final class Ferry {
     NettyLeakHook.attach(metrics);
     AtomicInteger shard = new AtomicInteger();
     return deployEcho().compose(echoAddress -> {
-      proxy = new ProxyContext(options, metrics, routes(echoAddress));
+      proxy = new ProxyContext(options, metrics, routes(echoAddress), transport.actual());
       return vertx.deployVerticle(() -> new ConnectionRegistryVerticle(shard.getAndIncrement(), metrics,
           options.registry().releaseTimeout(), options.registry().watchdogInterval(), options.accessLog()),
         new DeploymentOptions().setInstances(options.registry().shards()));
@@ -298,6 +285,11 @@ public final class Ferry {
 
   public boolean nativeTransport() {
     return vertx.isNativeTransportEnabled();
+  }
+
+  /** The transport in use: epoll or NIO. */
+  public TransportMode transport() {
+    return transport.actual();
   }
 
   /** The port of the first route (the shorthand's one route), or -1 before it is bound. */

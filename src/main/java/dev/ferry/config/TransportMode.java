@@ -8,6 +8,7 @@ public enum TransportMode {
   AUTO,
   /** Native epoll (Linux only). */
   EPOLL,
+
   /** Java NIO. */
   NIO;
 

@@ -2,6 +2,7 @@ package dev.ferry.proxy;
 
 import dev.ferry.config.FerryOptions;
 import dev.ferry.config.RouteOptions;
+import dev.ferry.config.TransportMode;
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.registry.Addresses;
 import dev.ferry.registry.CloseRequest;
@@ -23,12 +24,12 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.socket.nio.NioChannelOption;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.eventbus.MessageConsumer;
-import io.vertx.core.net.NetServerOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -118,12 +119,12 @@ public final class ListenerVerticle extends VerticleBase {
         .group(loop)
         .channelFactory(internals.channelFactory())
         .resolver(internals.resolver())
-        .option(ChannelOption.TCP_NODELAY, true)
+        // TCP_NODELAY is Netty's default for both transports: setting it again costs a syscall per connect.
         .option(ChannelOption.AUTO_READ, false)
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, ro.connect().timeout().toMillis()));
-      Served s = new Served(route, upstreams, ro.splice() && vertx.isNativeTransportEnabled(),
+      Served s = new Served(route, upstreams, ro.splice() && shared.transport() == TransportMode.EPOLL,
         options.shorthand() ? "" : "routes[" + route.name() + "].");
       served.add(s);
       // Port 0 means "any": the first listener binds an ephemeral port, the others bind the same one.
@@ -158,13 +159,15 @@ public final class ListenerVerticle extends VerticleBase {
       .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
       .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
       .childHandler(new Acceptor(s));
-    internals.configure(new NetServerOptions()
-      .setAcceptBacklog(ro.listen().backlog())
-      .setTcpNoDelay(true)
-      .setReusePort(reusePort), sb);
-    if (reusePort && !vertx.isNativeTransportEnabled()) {
-      // Vert.x sets SO_REUSEPORT for its native transports only; Java NIO has it on Linux since JDK 9.
-      sb.option(NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
+    // Only what the listening socket needs. Accepted sockets keep Netty's defaults (TCP_NODELAY on): Vert.x's
+    // configure(NetServerOptions) would also set TCP_USER_TIMEOUT, TCP_QUICKACK, TCP_CORK and SO_KEEPALIVE to their
+    // defaults, and TCP_NODELAY again, on every accepted socket: 5 setsockopt calls per connection for nothing
+    // (strace, bench/syscalls.sh).
+    sb.option(ChannelOption.SO_BACKLOG, ro.listen().backlog()).option(ChannelOption.SO_REUSEADDR, true);
+    if (reusePort) {
+      // With instances > 1 every listener binds the route's port and the kernel spreads the clients.
+      sb.option(shared.transport() == TransportMode.EPOLL ? EpollChannelOption.SO_REUSEPORT
+        : NioChannelOption.of(StandardSocketOptions.SO_REUSEPORT), true);
     }
     Promise<Channel> bound = internals.promise();
     sb.bind(ro.listen().host(), port).addListener(f -> {

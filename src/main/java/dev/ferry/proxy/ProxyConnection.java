@@ -240,6 +240,12 @@ final class ProxyConnection implements RelayEvents {
   }
 
   @Override
+  public boolean finNeeded(Direction direction) {
+    Relay other = direction == Direction.UPSTREAM ? down : up;
+    return route.close().halfClose() && other.mode() != Relay.Mode.ENDED;
+  }
+
+  @Override
   public void ended(Direction direction) {
     if (releasing() || stage == Stage.CLOSED_IN_ORDER) {
       return;

@@ -1,6 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.config.FerryOptions;
+import dev.ferry.config.TransportMode;
 import dev.ferry.metrics.FerryMetrics;
 
 import java.util.List;
@@ -14,6 +15,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class ProxyContext {
 
   private final FerryOptions options;
+  /** The transport in use (epoll or NIO), for what depends on it: SO_REUSEPORT's option, splice. */
+  private final TransportMode transport;
   private final FerryMetrics metrics;
   private final List<Route> routes;
   private final ConnectionLimits limits;
@@ -22,8 +25,9 @@ public final class ProxyContext {
   private final AtomicInteger drained = new AtomicInteger();
   private final AtomicInteger forced = new AtomicInteger();
 
-  public ProxyContext(FerryOptions options, FerryMetrics metrics, List<Route> routes) {
+  public ProxyContext(FerryOptions options, FerryMetrics metrics, List<Route> routes, TransportMode transport) {
     this.options = options;
+    this.transport = transport;
     this.metrics = metrics;
     this.routes = List.copyOf(routes);
     this.limits = new ConnectionLimits(options.limits().maxConnections(), 0);
@@ -33,6 +37,10 @@ public final class ProxyContext {
   public static Route route(dev.ferry.config.RouteOptions options, dev.ferry.upstream.UpstreamPool pool, boolean echo,
                             FerryMetrics metrics) {
     return new Route(options, pool, echo, metrics.route(options.name()));
+  }
+
+  TransportMode transport() {
+    return transport;
   }
 
   ConnectionLimits limits() {

@@ -296,6 +296,11 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
       if (!flushed.isSuccess() || mode != Mode.ENDING) {
         return;
       }
+      if (!conn.finNeeded(direction)) {
+        mode = Mode.ENDED;
+        conn.ended(direction);
+        return;
+      }
       ((DuplexChannel) sink).shutdownOutput().addListener(shut -> {
         if (mode != Mode.ENDING) {
           return;

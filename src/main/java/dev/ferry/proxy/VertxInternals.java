@@ -1,6 +1,5 @@
 package dev.ferry.proxy;
 
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.EventLoop;
@@ -11,7 +10,6 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.internal.ContextInternal;
 import io.vertx.core.internal.VertxInternal;
-import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.spi.transport.Transport;
 
 import java.net.InetSocketAddress;
@@ -22,7 +20,7 @@ import java.net.InetSocketAddress;
  * Why: Ferry's proxied sockets are plain Netty channels on a verticle's own event loop (a Vert.x {@code NetSocket}
  * costs a write-queue chunk, a promise per write and metric lookups per connection: issue #4's benchmark). Building
  * those channels needs what Vert.x keeps internal: the verticle's Netty event loop, the transport's channel factories
- * and socket options (epoll or NIO, as Vert.x chose), and Vert.x's name resolver for upstream host names.
+ * (epoll or NIO, as Vert.x chose), and Vert.x's name resolver for upstream host names.
  * <p>
  * Checked against Vert.x 5.0.8 (Netty 4.2.10). These interfaces are not covered by Vert.x's compatibility promise:
  * on an upgrade, this class is the one to re-check.
@@ -50,11 +48,6 @@ final class VertxInternals {
   /** The transport's factory of listening channels (epoll or NIO). */
   ChannelFactory<? extends ServerChannel> serverChannelFactory() {
     return transport().serverChannelFactory(false);
-  }
-
-  /** Applies the listening options (backlog, TCP_NODELAY, SO_REUSEPORT...) the way the transport does for Vert.x. */
-  void configure(NetServerOptions options, ServerBootstrap bootstrap) {
-    transport().configure(options, false, bootstrap);
   }
 
   /** Vert.x's resolver (and its cache), for upstream host names. */
