@@ -30,6 +30,8 @@ import static dev.ferry.admin.AdminReplies.truncate;
  *   <li>{@code GET /health/ready}: 200 when listeners are bound and the registry is up; 503 otherwise and while
  *       draining. Open.</li>
  *   <li>{@code GET /connections?limit=N}, {@code DELETE /connections/{id}}: {@link ConnectionsApi}.</li>
+ *   <li>{@code GET /routes}, {@code GET /routes/{route}}, {@code POST /routes/{route}/upstreams/{host:port}/drain}
+ *       and {@code .../ready}: {@link RoutesApi}.</li>
  * </ul>
  * Who may do what: {@link AdminAuth} (every mutation is refused with 403 unless {@code admin.token} is set). Every
  * error is a JSON body {@code {"error": "..."}}; no stack trace ever reaches a response.
@@ -49,6 +51,7 @@ public final class AdminVerticle extends VerticleBase {
   private final ProxyContext proxy;
   private Handler<HttpServerRequest> metricsHandler;
   private ConnectionsApi connections;
+  private RoutesApi routes;
   private volatile int actualPort = -1;
 
   /**
@@ -69,6 +72,7 @@ public final class AdminVerticle extends VerticleBase {
   public Future<?> start() {
     metricsHandler = PrometheusRequestHandler.create(registry);
     connections = new ConnectionsApi(vertx, shards, auth);
+    routes = new RoutesApi(proxy, auth);
     // HTTP/1.1 only: what Prometheus and kubelet probes speak; no h2c upgrade path on the admin port.
     HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(options.host()).setPort(options.port())
       .setHttp2ClearTextEnabled(false));
@@ -107,6 +111,8 @@ public final class AdminVerticle extends VerticleBase {
         default -> {
           if (path.equals(ConnectionsApi.PATH) || path.startsWith(ConnectionsApi.PATH + "/")) {
             connections.handle(req, path);
+          } else if (path.equals(RoutesApi.PATH) || path.startsWith(RoutesApi.PATH + "/")) {
+            routes.handle(req, path);
           } else {
             error(req, 404, "no such resource: " + truncate(path));
           }

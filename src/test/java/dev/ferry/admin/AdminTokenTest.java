@@ -41,6 +41,16 @@ class AdminTokenTest {
       }
       // Refused before the id is even read: a malformed one gets the same 403, not a 400 that probes the API.
       assertThat(ferry.adminAs("DELETE", "/connections/abc", null).statusCode()).isEqualTo(403);
+      String upstream = "127.0.0.1:" + ferry.ferry().echoPort();
+      for (String action : new String[] {"drain", "ready"}) {
+        HttpResponse<String> res = ferry.adminAs("POST", "/routes/default/upstreams/" + upstream + "/" + action, null);
+        assertThat(res.statusCode()).as("POST ... /%s", action).isEqualTo(403);
+        assertThat(new JsonObject(res.body()).getString("error")).startsWith("admin mutations are disabled");
+      }
+      HttpResponse<String> routes = ferry.adminAs("GET", "/routes", null);
+      assertThat(routes.statusCode()).as("GET /routes without a token configured").isEqualTo(200);
+      assertThat(new JsonObject(routes.body()).getJsonArray("routes").getJsonObject(0).getJsonArray("upstreams")
+        .getJsonObject(0).getString("state")).as("the refused drain changed nothing").isEqualTo("up");
       for (String path : OPEN) {
         assertThat(ferry.adminAs("GET", path, null).statusCode()).as("GET %s", path).isEqualTo(200);
       }
@@ -55,7 +65,7 @@ class AdminTokenTest {
   }
 
   @Test
-  void requiresTheBearerTokenForKillsAndListingsButNotForMetricsOrHealth() throws Exception {
+  void requiresTheBearerTokenForMutationsAndListingsButNotForMetricsOrHealth() throws Exception {
     // Whitespace around the configured token is ignored: a Secret made from a file ends in a newline.
     try (FerryHarness ferry = FerryHarness.start(FerryHarness.options().set("admin.token", "s3cret\n"))) {
       Peer client = ferry.connect();
@@ -71,7 +81,13 @@ class AdminTokenTest {
         assertThat(kill.statusCode()).as("DELETE, Authorization: " + bad).isEqualTo(401);
         assertThat(kill.headers().firstValue("WWW-Authenticate")).hasValue("Bearer");
         assertThat(new JsonObject(kill.body()).getString("error")).isEqualTo("a valid bearer token is required");
+        assertThat(ferry.adminAs("GET", "/routes", bad).statusCode()).as("GET /routes, Authorization: " + bad)
+          .isEqualTo(401);
+        assertThat(ferry.adminAs("GET", "/routes/default", bad).statusCode()).isEqualTo(401);
+        assertThat(ferry.adminAs("POST", "/routes/default/upstreams/127.0.0.1:1/drain", bad).statusCode())
+          .as("drain, Authorization: " + bad).isEqualTo(401);
       }
+      assertThat(ferry.adminAs("GET", "/routes", "Bearer s3cret").statusCode()).isEqualTo(200);
       for (String path : OPEN) {
         assertThat(ferry.adminAs("GET", path, null).statusCode()).as("GET %s without a token", path).isEqualTo(200);
       }
