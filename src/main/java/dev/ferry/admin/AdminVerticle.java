@@ -33,8 +33,9 @@ import static dev.ferry.admin.AdminReplies.truncate;
  *   <li>{@code GET /routes}, {@code GET /routes/{route}}, {@code POST /routes/{route}/upstreams/{host:port}/drain}
  *       and {@code .../ready}: {@link RoutesApi}.</li>
  * </ul>
- * Who may do what: {@link AdminAuth} (every mutation is refused with 403 unless {@code admin.token} is set). Every
- * error is a JSON body {@code {"error": "..."}}; no stack trace ever reaches a response.
+ * Who may do what: {@link AdminAuth} (every mutation is refused with 403 unless {@code admin.token} is set). How
+ * many connections, for how long: {@link AdminConnectionBounds}. Every error is a JSON body
+ * {@code {"error": "..."}}; no stack trace ever reaches a response.
  */
 public final class AdminVerticle extends VerticleBase {
 
@@ -52,6 +53,7 @@ public final class AdminVerticle extends VerticleBase {
   private Handler<HttpServerRequest> metricsHandler;
   private ConnectionsApi connections;
   private RoutesApi routes;
+  private AdminConnectionBounds bounds;
   private volatile int actualPort = -1;
 
   /**
@@ -73,10 +75,16 @@ public final class AdminVerticle extends VerticleBase {
     metricsHandler = PrometheusRequestHandler.create(registry);
     connections = new ConnectionsApi(vertx, shards, auth);
     routes = new RoutesApi(proxy, auth);
+    bounds = new AdminConnectionBounds(vertx, options, proxy.metrics());
     // HTTP/1.1 only: what Prometheus and kubelet probes speak; no h2c upgrade path on the admin port.
-    HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost(options.host()).setPort(options.port())
-      .setHttp2ClearTextEnabled(false));
-    server.requestHandler(this::route);
+    HttpServer server = vertx.createHttpServer(bounds.apply(new HttpServerOptions().setHost(options.host())
+      .setPort(options.port()).setHttp2ClearTextEnabled(false)));
+    server.connectionHandler(bounds::connected);
+    server.requestHandler(req -> {
+      if (bounds.requestStarted(req)) {
+        route(req);
+      }
+    });
     if (!auth.tokenConfigured()) {
       log.warn("conn=- admin: no admin.token set: mutations (kill, drain, ready) are refused with 403; set "
         + "admin.token (FERRY_ADMIN_TOKEN) to enable them");

@@ -2,6 +2,7 @@ package dev.ferry.admin;
 
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
+import dev.ferry.vocabulary.AdminCloseCause;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.LeakKind;
@@ -59,6 +60,9 @@ class MetricsExpositionTest {
     series.add("ferry_upstream_ejections_total{route=\"default\",upstream=\"" + upstream + "\"} 0.0");
     series.add("ferry_route_panic{route=\"default\"} 0.0");
     series.add("ferry_route_panic_entries_total{route=\"default\"} 0.0");
+    for (AdminCloseCause cause : AdminCloseCause.values()) {
+      series.add("ferry_admin_connections_closed_total{cause=\"" + cause.label() + "\"} 0.0");
+    }
     return series;
   }
 

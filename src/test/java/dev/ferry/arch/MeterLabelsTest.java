@@ -6,6 +6,7 @@ import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
 import dev.ferry.upstream.CheckResult;
+import dev.ferry.vocabulary.AdminCloseCause;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.LeakKind;
@@ -68,6 +69,7 @@ class MeterLabelsTest {
         MetricNames.TAG_DIRECTION, labels(Direction.values(), Direction::label),
         MetricNames.TAG_RESULT, labels(CheckResult.values(), CheckResult::label),
         MetricNames.TAG_OUTCOME, labels(Outcome.values(), Outcome::label),
+        MetricNames.TAG_CAUSE, labels(AdminCloseCause.values(), AdminCloseCause::label),
         MetricNames.TAG_ROUTE, Set.of(ROUTE),
         MetricNames.TAG_UPSTREAM, Set.of(echo.address().toString(), refusing.toString()));
       assertLabels(registry, allowed, clients);
