@@ -1,5 +1,6 @@
 package dev.ferry.metrics;
 
+import dev.ferry.vocabulary.AcceptErrorCause;
 import dev.ferry.vocabulary.AdminCloseCause;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
@@ -44,6 +45,7 @@ public final class FerryMetrics {
   private final Map<LeakKind, Counter> doubleFreeDetected = new EnumMap<>(LeakKind.class);
   private final Map<LeakKind, Counter> leaks = new EnumMap<>(LeakKind.class);
   private final Map<AdminCloseCause, Counter> adminClosed = new EnumMap<>(AdminCloseCause.class);
+  private final Map<AcceptErrorCause, Counter> acceptErrors = new EnumMap<>(AcceptErrorCause.class);
   private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
   private final List<HeldBuffers> ledgers = new CopyOnWriteArrayList<>();
 
@@ -71,6 +73,11 @@ public final class FerryMetrics {
     for (AdminCloseCause cause : AdminCloseCause.values()) {
       adminClosed.put(cause, Counter.builder(MetricNames.ADMIN_CONNECTIONS_CLOSED)
         .description("Admin connections Ferry closed itself: over the cap, no whole request in time, idle")
+        .tag(MetricNames.TAG_CAUSE, cause.label()).register(registry));
+    }
+    for (AcceptErrorCause cause : AcceptErrorCause.values()) {
+      acceptErrors.put(cause, Counter.builder(MetricNames.ACCEPT_ERRORS)
+        .description("Failed accepts on the listening sockets, by cause")
         .tag(MetricNames.TAG_CAUSE, cause.label()).register(registry));
     }
     Gauge.builder(MetricNames.BUFFERS_HELD, this, m -> m.sum(HeldBuffers::buffersHeld))
@@ -138,6 +145,14 @@ public final class FerryMetrics {
 
   public void leakDetected(LeakKind kind) {
     leaks.get(kind).increment();
+  }
+
+  public void acceptError(AcceptErrorCause cause) {
+    acceptErrors.get(cause).increment();
+  }
+
+  public long acceptErrorsTotal(AcceptErrorCause cause) {
+    return (long) acceptErrors.get(cause).count();
   }
 
   public void adminConnectionClosed(AdminCloseCause cause) {

@@ -56,6 +56,12 @@ public final class MetricNames {
   /** {@code ferry_route_panic_entries_total{route}}: times the pool entered panic. */
   public static final String ROUTE_PANIC_ENTRIES = "ferry.route.panic.entries";
 
+  /**
+   * {@code ferry_accept_errors_total{cause}}: failed accepts on the listening sockets ({@code too_many_open_files}:
+   * out of descriptors; {@code other}).
+   */
+  public static final String ACCEPT_ERRORS = "ferry.accept.errors";
+
   // The admin port's own connections.
   /**
    * {@code ferry_admin_connections_closed_total{cause}}: admin connections Ferry closed itself: over

@@ -157,6 +157,7 @@ public final class ListenerVerticle extends VerticleBase {
       .childOption(ChannelOption.AUTO_READ, false)
       .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
       .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
+      .handler(new AcceptErrors(s.route.name(), shared.metrics(), shared.acceptErrorLog()))
       .childHandler(new Acceptor(s));
     internals.configure(new NetServerOptions()
       .setAcceptBacklog(ro.listen().backlog())
@@ -245,7 +246,7 @@ public final class ListenerVerticle extends VerticleBase {
   private String admit(Served s, String source) {
     ConnectionLimits process = shared.limits();
     if (process.admit(source) != null) {
-      return "over limits.max-connections (" + process.maxTotal() + ")";
+      return shared.processLimitDetail();
     }
     ConnectionLimits route = s.route.limits();
     ConnectionLimits.Refusal refusal = route.admit(source);
