@@ -1,11 +1,13 @@
 package dev.ferry.admin;
 
+import dev.ferry.metrics.LogThrottle;
 import io.vertx.core.http.HttpServerRequest;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Duration;
 
 /**
  * Who may do what on the admin port. Secure by default, as Envoy's admin (localhost) and HAProxy's stats socket
@@ -17,7 +19,8 @@ import java.security.MessageDigest;
  *   MUTATION  (kill, drain, ready)    403, always        401 without the bearer token
  * </pre>
  * The comparison is constant-time ({@link MessageDigest#isEqual}); whitespace around the configured token (a Secret
- * made from a file ends in a newline) and around the presented one is ignored. Stateless and immutable: any thread.
+ * made from a file ends in a newline) and around the presented one is ignored. Refusals are logged at most once per
+ * 10 s per kind, with the count. Thread-safe: the token is immutable, the throttle lock-free.
  */
 final class AdminAuth {
 
@@ -30,7 +33,12 @@ final class AdminAuth {
   /** What a request does, which decides what it needs. */
   enum Access { OPEN, LISTING, MUTATION }
 
+  /** Why a request was refused: the key of the refusals' log throttle. */
+  private enum Refusal { DISABLED, NO_TOKEN, WRONG_TOKEN }
+
   private final byte[] token;
+  /** A refusal costs a counted log line, not a line each: a client hammering the port cannot flood the log. */
+  private final LogThrottle<Refusal> refusals = new LogThrottle<>(Refusal.class, Duration.ofSeconds(10));
 
   /** @param token the configured token, or null for none */
   AdminAuth(String token) {
@@ -48,8 +56,7 @@ final class AdminAuth {
       return true;
     }
     if (token == null) {
-      log.warn("conn=- admin {} {} from {} refused: mutations are disabled without admin.token", req.method(),
-        AdminReplies.truncate(req.path()), req.remoteAddress());
+      refused(req, Refusal.DISABLED, "mutations are disabled without admin.token");
       AdminReplies.error(req, 403, MUTATIONS_DISABLED);
       return false;
     }
@@ -59,10 +66,21 @@ final class AdminAuth {
     if (MessageDigest.isEqual(given, token)) {
       return true;
     }
-    log.warn("conn=- admin {} {} from {} refused: {}", req.method(), AdminReplies.truncate(req.path()),
-      req.remoteAddress(), header == null ? "no bearer token" : "wrong bearer token");
+    if (header == null) {
+      refused(req, Refusal.NO_TOKEN, "no bearer token");
+    } else {
+      refused(req, Refusal.WRONG_TOKEN, "wrong bearer token");
+    }
     req.response().putHeader("WWW-Authenticate", "Bearer");
     AdminReplies.error(req, 401, TOKEN_REQUIRED);
     return false;
+  }
+
+  private void refused(HttpServerRequest req, Refusal why, String reason) {
+    long n = refusals.event(why);
+    if (n > 0) {
+      log.warn("conn=- admin {} {} from {} refused: {} ({} refused so since the last such line)", req.method(),
+        AdminReplies.truncate(req.path()), req.remoteAddress(), reason, n);
+    }
   }
 }
