@@ -20,13 +20,13 @@ import java.util.concurrent.TimeUnit;
  * The admin listener bounds its own connections, so a slow or idle client cannot hold the descriptors the proxy
  * needs. Measured before: 300 connections that each sent half a request header were all still open 65 s later.
  * <pre>
- *   accept ──► over admin.max-connections? ──yes──► closed at once                        (cause max_connections)
- *                 │ no
- *                 ▼
- *   WAITING ── request line + headers whole ──► IN REQUEST ── response ended ──► KEEP-ALIVE ── next request ─┐
- *      │ admin.request-timeout (from accept)          ▲                               │ admin.idle-timeout      │
- *      ▼                                              └───────────────────────────────┼─────────────────────────┘
- *   closed (cause request_timeout)                                                    ▼ closed (cause idle_timeout)
+ *   accept ─► over admin.max-connections? ─yes─► closed at once                  (cause max_connections)
+ *                │ no
+ *                ▼
+ *   WAITING ─ line + headers whole ─► IN REQUEST ─ response ended ─► KEEP-ALIVE ─ next request ─► IN REQUEST
+ *      │ admin.request-timeout (from accept)                           │ admin.idle-timeout
+ *      ▼                                                               ▼
+ *   closed (cause request_timeout)                               closed (cause idle_timeout)
  * </pre>
  * HAProxy's {@code timeout http-request} bounds the first request the same way; for the next ones, Ferry cannot see
  * the first byte of a request (Vert.x hands over whole requests only), so the keep-alive wait and the next request
@@ -51,7 +51,8 @@ final class AdminConnectionBounds {
   private final long requestTimeoutMs;
   private final long idleTimeoutMs;
   private final FerryMetrics metrics;
-  private final LogThrottle<AdminCloseCause> throttle = new LogThrottle<>(AdminCloseCause.class, Duration.ofSeconds(10));
+  private final LogThrottle<AdminCloseCause> throttle =
+    new LogThrottle<>(AdminCloseCause.class, Duration.ofSeconds(10));
   /** Every admitted connection until its close handler runs. HttpConnection has identity equality. */
   private final Map<HttpConnection, Tracked> open = new HashMap<>();
 
