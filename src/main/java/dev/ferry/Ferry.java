@@ -11,6 +11,7 @@ import dev.ferry.config.UpstreamAddress;
 import dev.ferry.config.WeightedUpstream;
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.metrics.NettyLeakHook;
+import dev.ferry.proxy.DescriptorBudget;
 import dev.ferry.proxy.EchoUpstreamVerticle;
 import dev.ferry.proxy.ListenerVerticle;
 import dev.ferry.proxy.ProxyContext;
@@ -18,6 +19,7 @@ import dev.ferry.proxy.Route;
 import dev.ferry.upstream.UpstreamPool;
 import dev.ferry.registry.ConnectionRegistryVerticle;
 import dev.ferry.registry.LocalCodec;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.DeploymentOptions;
@@ -104,6 +106,9 @@ public final class Ferry {
 
   private static Future<Ferry> launch(FerryOptions options) {
     PrometheusMeterRegistry meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    // process_files_open_files and process_files_max_files: Vert.x's JVM meters do not include them, and every
+    // connection costs two descriptors (DescriptorBudget). Micrometer's names, which common dashboards know.
+    new FileDescriptorMetrics().bindTo(meterRegistry);
     TransportChoice transport = TransportChoice.of(options.transport());
     VertxOptions vertxOptions = new VertxOptions()
       // Registry shards share the listeners' event loops: a lifecycle message between a listener and the shard on
@@ -167,7 +172,14 @@ public final class Ferry {
     NettyLeakHook.attach(metrics);
     AtomicInteger shard = new AtomicInteger();
     return deployEcho().compose(echoAddress -> {
-      proxy = new ProxyContext(options, metrics, routes(echoAddress), transport.actual());
+      // Before the listeners bind: what is open now is the JVM's and Vert.x's own (DescriptorBudget).
+      DescriptorBudget descriptors = DescriptorBudget.ofThisProcess(options, echoAddress != null);
+      if (descriptors.lowered()) {
+        log.warn("conn=- {}", descriptors.describe());
+      } else {
+        log.info("conn=- {}", descriptors.describe());
+      }
+      proxy = new ProxyContext(options, metrics, routes(echoAddress), transport.actual(), descriptors);
       return vertx.deployVerticle(() -> new ConnectionRegistryVerticle(shard.getAndIncrement(), metrics,
           options.registry().releaseTimeout(), options.registry().watchdogInterval(), options.accessLog()),
         new DeploymentOptions().setInstances(options.registry().shards()));

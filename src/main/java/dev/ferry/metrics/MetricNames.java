@@ -58,6 +58,20 @@ public final class MetricNames {
   /** {@code ferry_route_panic_entries_total{route}}: times the pool entered panic. */
   public static final String ROUTE_PANIC_ENTRIES = "ferry.route.panic.entries";
 
+  /**
+   * {@code ferry_accept_errors_total{cause}}: failed accepts on the listening sockets ({@code too_many_open_files}:
+   * out of descriptors; {@code other}).
+   */
+  public static final String ACCEPT_ERRORS = "ferry.accept.errors";
+
+  // The admin port's own connections.
+  /**
+   * {@code ferry_admin_connections_closed_total{cause}}: admin connections Ferry closed itself: over
+   * {@code admin.max-connections}, no whole request within {@code admin.request-timeout}, or idle past
+   * {@code admin.idle-timeout}.
+   */
+  public static final String ADMIN_CONNECTIONS_CLOSED = "ferry.admin.connections.closed";
+
   public static final String TAG_REASON = "reason";
   public static final String TAG_SIDE = "side";
   public static final String TAG_KIND = "kind";
@@ -66,6 +80,7 @@ public final class MetricNames {
   public static final String TAG_ROUTE = "route";
   public static final String TAG_UPSTREAM = "upstream";
   public static final String TAG_RESULT = "result";
+  public static final String TAG_CAUSE = "cause";
 
   private MetricNames() {
   }

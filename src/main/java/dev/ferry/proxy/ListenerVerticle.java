@@ -158,6 +158,7 @@ public final class ListenerVerticle extends VerticleBase {
       .childOption(ChannelOption.AUTO_READ, false)
       .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
       .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
+      .handler(new AcceptErrors(s.route.name(), shared.metrics(), shared.acceptErrorLog()))
       .childHandler(new Acceptor(s));
     // Only what the listening socket needs. Accepted sockets keep Netty's defaults (TCP_NODELAY on): Vert.x's
     // configure(NetServerOptions) would also set TCP_USER_TIMEOUT, TCP_QUICKACK, TCP_CORK and SO_KEEPALIVE to their
@@ -248,7 +249,7 @@ public final class ListenerVerticle extends VerticleBase {
   private String admit(Served s, String source) {
     ConnectionLimits process = shared.limits();
     if (process.admit(source) != null) {
-      return "over limits.max-connections (" + process.maxTotal() + ")";
+      return shared.processLimitDetail();
     }
     ConnectionLimits route = s.route.limits();
     ConnectionLimits.Refusal refusal = route.admit(source);

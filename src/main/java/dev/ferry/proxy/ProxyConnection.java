@@ -171,6 +171,12 @@ final class ProxyConnection implements RelayEvents {
     // A relay per attempt: a handler belongs to one pipeline, and a failed attempt's channel keeps its own.
     Relay relay = newRelay(Direction.DOWNSTREAM);
     ChannelFuture f = owner.connect(served, u.socketAddress(), relay);
+    if (f.isDone()) {
+      // Already over: a channel Netty could not even create (EMFILE at socket()) comes back failed on its
+      // GlobalEventExecutor, whose thread would run a listener; handled here, on this event loop, instead.
+      onConnect(attempt, u, relay, startNanos, f);
+      return;
+    }
     connecting = f.channel();
     f.addListener(done -> onConnect(attempt, u, relay, startNanos, (ChannelFuture) done));
   }
@@ -206,6 +212,15 @@ final class ProxyConnection implements RelayEvents {
       return;
     }
     Throwable cause = f.cause() != null ? f.cause() : new IllegalStateException("connect cancelled");
+    if (DescriptorBudget.outOfDescriptors(cause)) {
+      // Ferry's own shortage, not the upstream's: no passive-health failure (it would eject healthy upstreams), no
+      // retry (every upstream needs a socket). The client is refused as over a limit, which it is.
+      pool.closed(u);
+      target = null;
+      fault(CloseReason.LIMIT, Side.PROXY, "no descriptor left for an upstream socket (attempt " + attempt + " to "
+        + u + "): " + describe(cause));
+      return;
+    }
     pool.connectFailed(u, cause);
     pool.closed(u);
     target = null;
