@@ -23,7 +23,11 @@ import java.util.Locale;
  * <ul>
  *   <li>A {@code close_notify} from the peer is its FIN: it goes on as the {@link ChannelInputShutdownEvent} the
  *       relay already handles (the TCP FIN that follows is then a repeat, and stops here), as HAProxy reads
- *       {@code SSL_ERROR_ZERO_RETURN} as the end of the input.</li>
+ *       {@code SSL_ERROR_ZERO_RETURN} as the end of the input. The engine's {@code isInboundDone()} decides, not
+ *       Netty's {@link SslCloseCompletionEvent}: with the OpenSSL engine (Netty 4.2.10, tcnative 2.0.75) the event
+ *       fires at the first read after Ferry's own {@code close_notify}, though the peer sent none (and reads go on),
+ *       and the peer's real one later fires nothing. So the event, and every read burst's end, only ask the engine
+ *       (a field read) whether the peer's {@code close_notify} arrived ({@code TlsEventsTest} pins this down).</li>
  *   <li>A TLS failure is published once with its cause ({@link Faults#tlsError}); other exceptions go on.</li>
  *   <li>Upstream side, while the attempt is not established ({@link #established}): nothing goes on. A failed
  *       handshake is the attempt's failure, which the connect reports (and may retry), not the connection's.</li>
@@ -59,11 +63,8 @@ final class TlsEvents extends ChannelInboundHandlerAdapter {
     if (!established) {
       return;
     }
-    if (evt instanceof SslCloseCompletionEvent close) {
-      if (close.isSuccess() && !finFired) {
-        finFired = true;
-        ctx.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
-      }
+    if (evt instanceof SslCloseCompletionEvent) {
+      peerClosedTls(ctx);
       return;
     }
     if (evt instanceof ChannelInputShutdownEvent) {
@@ -74,6 +75,22 @@ final class TlsEvents extends ChannelInboundHandlerAdapter {
       return;
     }
     ctx.fireUserEventTriggered(evt);
+  }
+
+  @Override
+  public void channelReadComplete(ChannelHandlerContext ctx) {
+    ctx.fireChannelReadComplete();
+    if (established) {
+      peerClosedTls(ctx);
+    }
+  }
+
+  /** The peer's close_notify arrived (the engine's inbound is done): its FIN, once, after every byte before it. */
+  private void peerClosedTls(ChannelHandlerContext ctx) {
+    if (!finFired && tls.engine().isInboundDone()) {
+      finFired = true;
+      ctx.fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+    }
   }
 
   @Override
