@@ -9,23 +9,17 @@ import dev.ferry.upstream.Upstream;
 import dev.ferry.upstream.UpstreamPool;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.ProtocolErrorCause;
 import dev.ferry.vocabulary.Side;
+import dev.ferry.vocabulary.TlsErrorCause;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ConnectTimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import dev.ferry.vocabulary.ProtocolErrorCause;
-import dev.ferry.vocabulary.TlsErrorCause;
-
-import javax.net.ssl.ExtendedSSLSession;
-import javax.net.ssl.SNIHostName;
-import javax.net.ssl.SNIServerName;
 import javax.net.ssl.SSLSession;
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
-import java.nio.channels.NotYetConnectedException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -260,14 +254,14 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     target = null;
     if (attempt < route.connect().attempts()) {
       log.debug("conn={} connect attempt {} to {} failed: {}; trying the next upstream", id, attempt, u,
-        describe(cause));
+        FaultText.describe(cause));
       connect(attempt + 1);
     } else if (cause instanceof UpstreamStart.HandshakeFailed tls) {
       tlsError(Side.UPSTREAM, tls.cause, "attempt " + attempt + " to " + u + ": TLS handshake: " + tls.getMessage());
     } else {
       CloseReason reason = cause instanceof ConnectTimeoutException ? CloseReason.CONNECT_TIMEOUT
         : CloseReason.CONNECT_FAILED;
-      fault(reason, Side.UPSTREAM, "attempt " + attempt + " to " + u + ": " + describe(cause));
+      fault(reason, Side.UPSTREAM, "attempt " + attempt + " to " + u + ": " + FaultText.describe(cause));
     }
   }
 
@@ -281,7 +275,7 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     this.headerClient = headerClient;
     this.headerDestination = destination;
     source = headerClient.getAddress().getHostAddress();
-    info.client(hostPort(headerClient));
+    info.client(FaultText.hostPort(headerClient));
   }
 
   @Override
@@ -307,13 +301,7 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
   @Override
   public void tlsEstablished(SSLSession session) {
     info.tls(session.getProtocol() + " " + session.getCipherSuite());
-    if (session instanceof ExtendedSSLSession extended) {
-      for (SNIServerName name : extended.getRequestedServerNames()) {
-        if (name instanceof SNIHostName host) {
-          info.serverName(host.getAsciiName());
-        }
-      }
-    }
+    info.serverName(FaultText.serverName(session));
   }
 
   @Override
@@ -406,14 +394,14 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
 
   @Override
   public void readFailed(Side side, Throwable cause) {
-    fault(classify(cause), side, describe(cause));
+    fault(FaultText.classify(cause), side, FaultText.describe(cause));
   }
 
   @Override
   public void writeFailed(Side sink, Throwable cause) {
     // A reset noticed by a write is still a reset: the reason names the cause, the detail the operation.
-    CloseReason reason = classify(cause) == CloseReason.PEER_RESET ? CloseReason.PEER_RESET : CloseReason.WRITE_FAILED;
-    fault(reason, sink, "write: " + describe(cause));
+    CloseReason reason = FaultText.classify(cause) == CloseReason.PEER_RESET ? CloseReason.PEER_RESET : CloseReason.WRITE_FAILED;
+    fault(reason, sink, "write: " + FaultText.describe(cause));
   }
 
   @Override
@@ -447,7 +435,7 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
       }
     }
     long activity = up.activity() + down.activity();
-    long splicedQuiet = leastQuiet(up.splicedQuietMillis(), down.splicedQuietMillis());
+    long splicedQuiet = FaultText.leastQuiet(up.splicedQuietMillis(), down.splicedQuietMillis());
     if (splicedQuiet >= 0) {
       quietSinceNanos = Math.max(quietSinceNanos, nowNanos - splicedQuiet * 1_000_000);
     }
@@ -575,37 +563,4 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------
-
-  /** The shorter of two quiet times, where -1 means "not spliced" (a spliced direction's count moves per chunk). */
-  private static long leastQuiet(long a, long b) {
-    return a < 0 ? b : b < 0 ? a : Math.min(a, b);
-  }
-
-  static CloseReason classify(Throwable t) {
-    if (t instanceof NotYetConnectedException) {
-      // shutdown(2) of an established socket answers ENOTCONN once its peer reset it: Ferry's FIN found it gone.
-      return CloseReason.PEER_RESET;
-    }
-    String m = t.getMessage();
-    if (m != null && (m.contains("Connection reset") || m.contains("Broken pipe")
-      || m.contains("Transport endpoint is not connected"))) {
-      return CloseReason.PEER_RESET;
-    }
-    return CloseReason.IO_ERROR;
-  }
-
-  private static String hostPort(InetSocketAddress a) {
-    String host = a.getAddress().getHostAddress();
-    return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
-  }
-
-  private static String describe(Throwable t) {
-    if (t instanceof NotYetConnectedException) {
-      return "not connected any more (reset), seen when sending Ferry's FIN";
-    }
-    if (t instanceof ConnectException || t.getMessage() == null) {
-      return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
-    }
-    return t.getMessage();
-  }
 }
