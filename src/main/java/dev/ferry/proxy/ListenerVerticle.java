@@ -81,31 +81,6 @@ public final class ListenerVerticle extends VerticleBase {
     }
   }
 
-  /**
-   * One listening address of this listener: a route's, or the one several TLS passthrough routes share. A shared
-   * address's connections start in its lead route (its default route, else its first) until their ClientHello
-   * chooses one ({@link SniTable}).
-   */
-  static final class Listening {
-    final List<Served> routes;
-    final Served lead;
-    final SniTable<Served> names = new SniTable<>();
-    Channel server;
-
-    Listening(List<Served> routes) {
-      this.routes = List.copyOf(routes);
-      for (Served s : routes) {
-        names.add(s.route.options().sni(), s);
-      }
-      this.lead = names.fallback() != null && routes.size() > 1 ? names.fallback() : routes.get(0);
-    }
-
-    /** True when several routes share the address: the route of a connection is chosen after the accept. */
-    boolean shared() {
-      return routes.size() > 1;
-    }
-  }
-
   private final ProxyContext shared;
   private final FerryOptions options;
   /** The registry shard addresses, by shard index: built once, used for every lifecycle message. */

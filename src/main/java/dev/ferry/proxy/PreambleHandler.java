@@ -75,7 +75,7 @@ final class PreambleHandler extends ChannelInboundHandlerAdapter {
    * Installs the preamble of {@code served}'s route (for a shared address: its lead, which the ClientHello may replace)
    * in front of whatever {@code client}'s pipeline holds, or returns null when the route has none.
    */
-  static PreambleHandler install(PreambleEvents conn, Channel client, ListenerVerticle.Listening address,
+  static PreambleHandler install(PreambleEvents conn, Channel client, Listening address,
                                  ListenerVerticle.Served served) {
     RouteOptions route = served.route.options();
     if (!route.hasPreamble()) {

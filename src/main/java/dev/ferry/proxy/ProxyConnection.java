@@ -141,7 +141,7 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
    *               upstream connects
    * @param served the route (on a shared address: its lead, until the ClientHello chooses)
    */
-  ProxyConnection(long id, ListenerVerticle owner, ListenerVerticle.Listening address, ListenerVerticle.Served served,
+  ProxyConnection(long id, ListenerVerticle owner, Listening address, ListenerVerticle.Served served,
                   Channel client, ConnectionInfo info, String source, Admission admission) {
     this.id = id;
     this.owner = owner;
@@ -400,7 +400,8 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
   @Override
   public void writeFailed(Side sink, Throwable cause) {
     // A reset noticed by a write is still a reset: the reason names the cause, the detail the operation.
-    CloseReason reason = FaultText.classify(cause) == CloseReason.PEER_RESET ? CloseReason.PEER_RESET : CloseReason.WRITE_FAILED;
+    CloseReason reason = FaultText.classify(cause) == CloseReason.PEER_RESET ? CloseReason.PEER_RESET
+      : CloseReason.WRITE_FAILED;
     fault(reason, sink, "write: " + FaultText.describe(cause));
   }
 

@@ -136,7 +136,8 @@ final class UpstreamStart {
     boolean v4 = src instanceof Inet4Address && dst instanceof Inet4Address;
     return new HAProxyMessage(version, HAProxyCommand.PROXY,
       v4 ? HAProxyProxiedProtocol.TCP4 : HAProxyProxiedProtocol.TCP6,
-      v4 ? src.getHostAddress() : v6(src), v4 ? dst.getHostAddress() : v6(dst), client.getPort(), destination.getPort());
+      v4 ? src.getHostAddress() : v6(src), v4 ? dst.getHostAddress() : v6(dst), client.getPort(),
+      destination.getPort());
   }
 
   private static String v6(InetAddress a) {

@@ -13,7 +13,7 @@ public enum ProtocolErrorCause {
   TRUNCATED,
   /** Larger than the decoder's bound (PROXY v1: 108 bytes; v2: 16 + 216 bytes of addresses + TLVs; a ClientHello). */
   TOO_LARGE,
-  /** A PROXY protocol version the route does not accept ({@code proxy-protocol.accept: v1} given v2, or the reverse). */
+  /** A PROXY protocol version the route does not take ({@code proxy-protocol.accept: v1} given v2, or the reverse). */
   WRONG_VERSION,
   /** The ClientHello's server name matches no route on the address, and the address has no default route. */
   NO_ROUTE;

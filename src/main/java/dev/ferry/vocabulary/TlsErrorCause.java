@@ -1,6 +1,9 @@
 package dev.ferry.vocabulary;
 
-/** Why TLS ended a connection ({@link CloseReason#TLS_ERROR}): the {@code cause} label of {@code ferry_tls_errors_total}. */
+/**
+ * Why TLS ended a connection ({@link CloseReason#TLS_ERROR}): the {@code cause} label of
+ * {@code ferry_tls_errors_total}.
+ */
 public enum TlsErrorCause {
   /** The handshake did not complete within {@code tls.handshake-timeout} (an upstream's: {@code connect.timeout}). */
   TIMEOUT,

@@ -100,7 +100,8 @@ class LifecycleRulesTest {
       + "ListenerVerticle method other than " + CallSites.FAULT_MAY_REACH);
 
   static final DescribedPredicate<JavaMethod> FAULT_HANDLERS = DescribedPredicate.describe(
-    "implement Faults (readFailed, writeFailed, overflow, closed, protocolError, tlsError) or are ProxyConnection.fault",
+    "implement Faults (readFailed, writeFailed, overflow, closed, protocolError, tlsError) or are "
+      + "ProxyConnection.fault",
     m -> !m.getModifiers().contains(JavaModifier.SYNTHETIC) && !m.getModifiers().contains(JavaModifier.BRIDGE)
       && ((m.getOwner().getName().equals(PROXY_CONNECTION) && m.getName().equals("fault")) || implementsFaults(m)));
 

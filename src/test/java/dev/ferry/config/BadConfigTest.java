@@ -147,7 +147,8 @@ class BadConfigTest {
             + "route of a shared address its own names"),
         bad("routes sharing an address disagree on the PROXY protocol", "tls:\n  mode: passthrough\nroutes:\n"
             + "  - {name: a, listen: {port: 7100}, upstreams: [\"a:1\"]}\n"
-            + "  - {name: b, listen: {port: 7100}, sni: [b.example], proxy-protocol: {accept: v2}, upstreams: [\"b:1\"]}\n",
+            + "  - {name: b, listen: {port: 7100}, sni: [b.example], proxy-protocol: {accept: v2},\n"
+            + "     upstreams: [\"b:1\"]}\n",
             "routes[1].proxy-protocol.accept: must equal routes[0].proxy-protocol.accept (off) on the shared address "
             + "0.0.0.0:7100, got v2"),
         bad("sni on a route that does not pass TLS through", "sni: [a.example]\n",
@@ -171,7 +172,8 @@ class BadConfigTest {
             "tls.certificate: is only used with mode terminate, got mode passthrough"),
         bad("TLS 1.1", "tls:\n  protocols: [TLSv1.2, TLSv1.1]\n",
             "tls.protocols[1]: must be TLSv1.3 or TLSv1.2, got \"TLSv1.1\""),
-        bad("no TLS protocol", "tls:\n  protocols: []\n", "tls.protocols: must name TLSv1.3, TLSv1.2 or both, got none"),
+        bad("no TLS protocol", "tls:\n  protocols: []\n",
+            "tls.protocols: must name TLSv1.3, TLSv1.2 or both, got none"),
         bad("unknown tls provider", "tls:\n  provider: conscrypt\n",
             "tls.provider: must be one of auto, openssl, jdk, got \"conscrypt\""),
         bad("splice on a route that terminates TLS", "splice: true\ntls:\n  mode: terminate\n  certificate: $FILE\n"
