@@ -38,6 +38,8 @@ import java.net.UnknownHostException;
  */
 final class UpstreamStart {
 
+  private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(UpstreamStart.class);
+
   /** A handshake with the upstream failed: the attempt's failure, with the TLS cause. */
   static final class HandshakeFailed extends Exception {
     final TlsErrorCause cause;
@@ -77,6 +79,10 @@ final class UpstreamStart {
       } catch (Exception e) {
         throw new ConfigException(keys + "upstream-tls.ca", "no TLS context from it: " + e.getMessage());
       }
+      log.info("conn=- route {}: TLS to the upstreams, trusting {}, {}, provider {}", route.name(),
+        t.ca() == null ? "the JDK's default authorities" : t.ca(), t.verifyHostname()
+          ? "verifying " + (t.serverName() == null ? "each upstream's host" : t.serverName()) : "no host name check",
+        TlsMaterial.describe(provider));
     }
     // The handshake is part of the connect attempt, bounded as the connect is.
     return new UpstreamStart(route.proxyProtocol().send(), context, t, route.connect().timeout().toMillis());
