@@ -21,8 +21,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -112,8 +112,11 @@ class PreambleInteropTest {
 
   /**
    * Over TLS, the upstream greets and sends its FIN first; the client reads to the end (close_notify), still
-   * uploads, then ends; the upstream reads the upload to its end. Through HAProxy ({@code ssl crt}) and through Ferry
-   * ({@code tls.mode: terminate}), on the same certificate, every peer sees the same bytes.
+   * uploads, then ends (close_notify and FIN). Through HAProxy ({@code ssl crt}) and through Ferry
+   * ({@code tls.mode: terminate}), on the same certificate, the client sees the same greeting and end, and the
+   * upstream the same upload, whole. The upload's end: Ferry passes it on (the upstream reads its EOF, and the
+   * connection ends in order); HAProxy 2.6.12 with Debian's OpenSSL 3.0 does not always (in 2 of 3 runs here the
+   * upstream had every byte and no EOF 15 s later), so that step is asserted for Ferry alone.
    */
   @ParameterizedTest(name = "provider {0}")
   @ValueSource(strings = {"openssl", "jdk"})
@@ -123,37 +126,75 @@ class PreambleInteropTest {
     Files.writeString(pem, Files.readString(cert.certificate()) + Files.readString(cert.key()));
     byte[] upload = Peer.randomBytes(256 * 1024, 91);
     byte[] greeting = "hello\n".getBytes(StandardCharsets.US_ASCII);
-    List<Digest> uploadsSeen = new CopyOnWriteArrayList<>();
-    try (Backend backend = new Backend(peer -> {
-           peer.write(greeting);
-           peer.finish();
-           uploadsSeen.add(peer.readToEnd(Duration.ZERO));
-           peer.close();
-         });
+    Upstream behindHaproxy = new Upstream(greeting);
+    Upstream behindFerry = new Upstream(greeting);
+    try (Backend haproxyBackend = new Backend(behindHaproxy);
+         Backend ferryBackend = new Backend(behindFerry);
          Haproxy haproxy = Haproxy.start(dir, port -> "listen tls\n  bind 127.0.0.1:" + port + " ssl crt " + pem
-           + "\n  server upstream " + backend.address() + "\n");
-         FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address()).set("tls.mode", "terminate")
-           .set("tls.certificate", cert.certificate().toString()).set("tls.key", cert.key().toString())
-           .set("tls.provider", provider))) {
-      List<Digest> greetings = new CopyOnWriteArrayList<>();
-      Peer viaFerry = null;
+           + "\n  server upstream " + haproxyBackend.address() + "\n");
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(ferryBackend.address())
+           .set("tls.mode", "terminate").set("tls.certificate", cert.certificate().toString())
+           .set("tls.key", cert.key().toString()).set("tls.provider", provider))) {
+      List<Digest> greetings = new ArrayList<>();
+      List<Peer> clients = new ArrayList<>();
       for (int port : new int[] {haproxy.port(), ferry.port()}) {
         Peer client = TlsPeers.connect(port, Certificates.trusting(cert), "ferry.test");
         greetings.add(client.readToEnd(Duration.ZERO));
         client.write(upload);
         client.finish();
-        int proxied = uploadsSeen.size() + 1;
-        Await.until("the upload through " + (port == ferry.port() ? "Ferry" : "HAProxy") + " arrived whole",
-          () -> uploadsSeen.size() == proxied);
-        client.close();
-        viaFerry = client;
+        clients.add(client);
       }
       assertThat(greetings).as("greeting, then close_notify, via HAProxy then Ferry")
         .containsExactly(Digest.of(greeting), Digest.of(greeting));
-      assertThat(uploadsSeen).as("uploads through HAProxy, then Ferry")
-        .containsExactly(Digest.of(upload), Digest.of(upload));
+      for (Upstream u : List.of(behindHaproxy, behindFerry)) {
+        Await.until("the upload arrived whole " + (u == behindFerry ? "through Ferry" : "through HAProxy"),
+          () -> u.received().length >= upload.length);
+        assertThat(Digest.of(u.received())).isEqualTo(Digest.of(upload));
+      }
+      Await.until("the upstream behind Ferry read the upload's end", behindFerry::ended);
+      Peer viaFerry = clients.get(1);
       ferry.assertClosedFor(viaFerry, CloseReason.PEER_CLOSED, Side.UPSTREAM);
+      for (Peer c : clients) {
+        c.close();
+      }
       ferry.assertReleasedCleanly();
+    }
+  }
+
+  /** An upstream that greets, sends its FIN, and records what it reads until the end. */
+  private static final class Upstream implements Backend.Behaviour {
+    private final byte[] greeting;
+    private final java.io.ByteArrayOutputStream received = new java.io.ByteArrayOutputStream();
+    private volatile boolean ended;
+
+    Upstream(byte[] greeting) {
+      this.greeting = greeting;
+    }
+
+    @Override
+    public void serve(Peer peer) throws java.io.IOException {
+      peer.write(greeting);
+      peer.finish();
+      byte[] buf = new byte[16384];
+      int n;
+      java.io.InputStream in = peer.socket().getInputStream();
+      while ((n = in.read(buf)) >= 0) {
+        synchronized (received) {
+          received.write(buf, 0, n);
+        }
+      }
+      ended = true;
+      peer.close();
+    }
+
+    byte[] received() {
+      synchronized (received) {
+        return received.toByteArray();
+      }
+    }
+
+    boolean ended() {
+      return ended;
     }
   }
 }

@@ -20,18 +20,25 @@ public final class TlsPeers {
 
   /**
    * A TLS client of {@code port}, handshaken, sending {@code serverName} as SNI (null: none) and trusting
-   * {@code trust}. Its {@link Peer#finish()} sends a close_notify and a FIN.
+   * {@code trust}. Its {@link Peer#finish()} sends a close_notify and then a FIN, as most TLS clients end (the JDK
+   * sends the FIN only from a socket of its own, not from one layered over another).
    */
   public static Peer connect(int port, SSLContext trust, String serverName) throws IOException {
-    Socket plain = new Socket();
-    plain.connect(new InetSocketAddress("127.0.0.1", port), 5000);
-    plain.setTcpNoDelay(true);
-    return over(plain, port, trust, serverName);
+    SSLSocket tls = (SSLSocket) trust.getSocketFactory().createSocket();
+    tls.connect(new InetSocketAddress("127.0.0.1", port), 5000);
+    tls.setTcpNoDelay(true);
+    return handshake(tls, serverName);
   }
 
-  /** The same, layered over {@code plain} (a socket that chops its writes, say). */
+  /**
+   * The same, layered over {@code plain} (a socket that chops its writes, say). Its {@link Peer#finish()} sends a
+   * close_notify alone: the TCP connection stays open both ways.
+   */
   public static Peer over(Socket plain, int port, SSLContext trust, String serverName) throws IOException {
-    SSLSocket tls = (SSLSocket) trust.getSocketFactory().createSocket(plain, "127.0.0.1", port, true);
+    return handshake((SSLSocket) trust.getSocketFactory().createSocket(plain, "127.0.0.1", port, true), serverName);
+  }
+
+  private static Peer handshake(SSLSocket tls, String serverName) throws IOException {
     SSLParameters params = tls.getSSLParameters();
     params.setServerNames(serverName == null ? List.of() : List.of(new SNIHostName(serverName)));
     tls.setSSLParameters(params);
