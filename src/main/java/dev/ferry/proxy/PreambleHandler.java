@@ -52,6 +52,13 @@ final class PreambleHandler extends ChannelInboundHandlerAdapter {
 
   enum Step { PROXY_HEADER, CLIENT_HELLO, HANDSHAKE, DONE }
 
+  /**
+   * The TLVs a PROXY v2 header may carry beyond its addresses: the decoder's bound is then 16 + 216 + 4096 bytes
+   * (v1: 108). Its default, 64 KiB, would let every connection that waits for its header hold that much; the load
+   * balancers' own TLVs (an AWS VPC endpoint id, a GCP PSC connection id, an Azure link id) are tens of bytes.
+   */
+  static final int MAX_TLV_BYTES = 4096;
+
   private final PreambleEvents conn;
   private final ProxyProtocolAccept accept;
   private final long headerTimeoutNanos;
@@ -84,7 +91,7 @@ final class PreambleHandler extends ChannelInboundHandlerAdapter {
     PreambleHandler preamble = new PreambleHandler(conn, route);
     ChannelPipeline p = client.pipeline();
     if (route.proxyProtocol().accepts()) {
-      p.addLast("proxy-header", new HAProxyMessageDecoder());
+      p.addLast("proxy-header", new HAProxyMessageDecoder(MAX_TLV_BYTES));
     }
     if (route.tls().mode() == TlsMode.PASSTHROUGH) {
       p.addLast("client-hello", new ServerNameReader(address.names, preamble));

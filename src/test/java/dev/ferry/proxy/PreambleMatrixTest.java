@@ -42,6 +42,7 @@ class PreambleMatrixTest {
     GARBAGE_HEADER(CloseReason.PROTOCOL_ERROR, Side.CLIENT, ProtocolErrorCause.MALFORMED, false),
     TRUNCATED_HEADER(CloseReason.PROTOCOL_ERROR, Side.CLIENT, ProtocolErrorCause.TRUNCATED, false),
     OVERSIZED_HEADER(CloseReason.PROTOCOL_ERROR, Side.CLIENT, ProtocolErrorCause.TOO_LARGE, false),
+    OVERSIZED_V2_HEADER(CloseReason.PROTOCOL_ERROR, Side.CLIENT, ProtocolErrorCause.TOO_LARGE, false),
     HANDSHAKE_TIMEOUT(CloseReason.TLS_ERROR, Side.CLIENT, TlsErrorCause.TIMEOUT, false),
     PLAIN_TEXT_ON_TLS(CloseReason.TLS_ERROR, Side.CLIENT, TlsErrorCause.NOT_TLS, false),
     FIN_MID_HANDSHAKE(CloseReason.TLS_ERROR, Side.CLIENT, TlsErrorCause.TRUNCATED, false),
@@ -77,8 +78,8 @@ class PreambleMatrixTest {
 
   private static boolean terminates(Cell cell) {
     return switch (cell) {
-      case HEADER_TIMEOUT, GARBAGE_HEADER, TRUNCATED_HEADER, OVERSIZED_HEADER, GARBAGE_CLIENT_HELLO,
-        OVERSIZED_CLIENT_HELLO, CLIENT_HELLO_TIMEOUT -> false;
+      case HEADER_TIMEOUT, GARBAGE_HEADER, TRUNCATED_HEADER, OVERSIZED_HEADER, OVERSIZED_V2_HEADER,
+        GARBAGE_CLIENT_HELLO, OVERSIZED_CLIENT_HELLO, CLIENT_HELLO_TIMEOUT -> false;
       default -> true;
     };
   }
@@ -127,7 +128,7 @@ class PreambleMatrixTest {
   private static TestConfig config(Cell cell, Certificates cert, Backend backend) throws Exception {
     TestConfig c = FerryHarness.options(backend.address());
     switch (cell) {
-      case HEADER_TIMEOUT, GARBAGE_HEADER, TRUNCATED_HEADER, OVERSIZED_HEADER ->
+      case HEADER_TIMEOUT, GARBAGE_HEADER, TRUNCATED_HEADER, OVERSIZED_HEADER, OVERSIZED_V2_HEADER ->
         c.set("proxy-protocol.accept", "any").set("proxy-protocol.header-timeout", SHORT);
       case GARBAGE_CLIENT_HELLO, OVERSIZED_CLIENT_HELLO, CLIENT_HELLO_TIMEOUT ->
         c.set("tls.mode", "passthrough").set("tls.handshake-timeout", SHORT).set("listen.port",
@@ -157,6 +158,14 @@ class PreambleMatrixTest {
         byte[] line = new byte[200];
         Arrays.fill(line, (byte) '1');
         return Peer.connect(port).write("PROXY TCP4 ").write(line);
+      }
+      case OVERSIZED_V2_HEADER -> {
+        // The v2 signature, PROXY over TCP4, and 8 KiB announced: past the 4 KiB of TLVs the decoder takes.
+        byte[] header = new byte[16 + 8192];
+        byte[] signature = {0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D, 0x0A, 0x51, 0x55, 0x49, 0x54, 0x0A, 0x21, 0x11, 0x20,
+          0x00};
+        System.arraycopy(signature, 0, header, 0, signature.length);
+        return Peer.connect(port).write(header);
       }
       case HANDSHAKE_TIMEOUT, CLIENT_HELLO_TIMEOUT -> {
         return Peer.connect(port);
