@@ -2,6 +2,7 @@ package dev.ferry.proxy;
 
 import dev.ferry.config.FerryOptions;
 import dev.ferry.config.RouteOptions;
+import dev.ferry.config.TlsMode;
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.registry.Addresses;
 import dev.ferry.registry.CloseRequest;
@@ -10,7 +11,6 @@ import dev.ferry.registry.ConnectionOpened;
 import dev.ferry.registry.ReleaseAck;
 import dev.ferry.registry.ReleaseOrder;
 import dev.ferry.registry.RouteChosen;
-import dev.ferry.config.TlsMode;
 import dev.ferry.upstream.HealthChecker;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.LeakKind;
