@@ -161,6 +161,44 @@ class PreambleInteropTest {
     }
   }
 
+  /**
+   * The upstream's end reaches a TLS client as HAProxy sends it: a close_notify, then the TCP FIN (a client's TLS
+   * library then reads a clean end, not a truncation). The client, a JDK engine driven by hand, tells the two apart.
+   */
+  @ParameterizedTest(name = "provider {0}")
+  @ValueSource(strings = {"openssl", "jdk"})
+  void theUpstreamsEndIsACloseNotifyThenAFinAsHaproxySendsIt(String provider) throws Exception {
+    Certificates cert = Certificates.selfSigned(dir, "ferry.test");
+    Path pem = dir.resolve("haproxy.pem");
+    Files.writeString(pem, Files.readString(cert.certificate()) + Files.readString(cert.key()));
+    byte[] greeting = "hello\n".getBytes(StandardCharsets.US_ASCII);
+    try (Backend backend = new Backend(peer -> {
+           peer.write(greeting);
+           peer.close();
+         });
+         Haproxy haproxy = Haproxy.start(dir, port -> "listen tls\n  bind 127.0.0.1:" + port + " ssl crt " + pem
+           + "\n  server upstream " + backend.address() + "\n");
+         FerryHarness ferry = FerryHarness.start(FerryHarness.options(backend.address())
+           .set("tls.mode", "terminate").set("tls.certificate", cert.certificate().toString())
+           .set("tls.key", cert.key().toString()).set("tls.provider", provider))) {
+      List<String> endings = new ArrayList<>();
+      for (int port : new int[] {haproxy.port(), ferry.port()}) {
+        try (Peer plain = Peer.connect(port)) {
+          dev.ferry.support.EngineClient client = new dev.ferry.support.EngineClient(plain,
+            Certificates.trusting(cert), "ferry.test");
+          client.handshake();
+          dev.ferry.support.EngineClient.Ending end = client.readToEnd();
+          endings.add(new String(end.data(), StandardCharsets.US_ASCII) + (end.closeNotify() ? "close_notify, FIN"
+            : "FIN alone"));
+        }
+      }
+      assertThat(endings).as("what the client read through HAProxy, then Ferry")
+        .containsExactly("hello\nclose_notify, FIN", "hello\nclose_notify, FIN");
+      Await.until("the connection ended", () -> ferry.access().lines().size() == 1);
+      ferry.assertReleasedCleanly();
+    }
+  }
+
   /** An upstream that greets, sends its FIN, and records what it reads until the end. */
   private static final class Upstream implements Backend.Behaviour {
     private final byte[] greeting;

@@ -99,6 +99,39 @@ public final class EngineClient {
     send(netOut);
   }
 
+  /** What a peer sent until the TCP end, and whether a close_notify came before that end. */
+  public record Ending(byte[] data, boolean closeNotify) {
+  }
+
+  /** Reads application data until the server's TCP FIN; notes whether its close_notify came first. */
+  public Ending readToEnd() throws IOException {
+    java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
+    InputStream in = peer.socket().getInputStream();
+    byte[] chunk = new byte[16384];
+    boolean closeNotify = false;
+    while (true) {
+      netIn.flip();
+      while (netIn.hasRemaining() && !engine.isInboundDone()) {
+        appIn.clear();
+        SSLEngineResult r = engine.unwrap(netIn, appIn);
+        appIn.flip();
+        data.write(appIn.array(), appIn.position(), appIn.remaining());
+        if (r.getStatus() == SSLEngineResult.Status.BUFFER_UNDERFLOW || r.bytesConsumed() == 0) {
+          break;
+        }
+      }
+      netIn.compact();
+      closeNotify |= engine.isInboundDone();
+      int n = in.read(chunk);
+      if (n < 0) {
+        return new Ending(data.toByteArray(), closeNotify);
+      }
+      if (!engine.isInboundDone()) {
+        netIn.put(chunk, 0, n);
+      }
+    }
+  }
+
   private void send(ByteBuffer netOut) throws IOException {
     netOut.flip();
     byte[] bytes = new byte[netOut.remaining()];
