@@ -118,6 +118,16 @@ public final class FerryMetrics {
     open.incrementAndGet();
   }
 
+  /** A connection whose route is not final yet was accepted: open, and counted in a route once it is final. */
+  public void accepted() {
+    open.incrementAndGet();
+  }
+
+  /** The route of a connection counted by {@link #accepted()} is final. */
+  public void routeOpened(String route) {
+    route(route).opened();
+  }
+
   public void closing() {
     closing.incrementAndGet();
   }

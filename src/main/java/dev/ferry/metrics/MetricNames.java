@@ -72,6 +72,19 @@ public final class MetricNames {
    */
   public static final String ADMIN_CONNECTIONS_CLOSED = "ferry.admin.connections.closed";
 
+  // What comes before the bytes (dev.ferry.proxy's preamble): PROXY protocol headers, ClientHellos, TLS.
+  /**
+   * {@code ferry_protocol_errors_total{route,cause}}: PROXY protocol headers or passthrough ClientHellos that ended
+   * their connection ({@code PROTOCOL_ERROR}), by cause.
+   */
+  public static final String PROTOCOL_ERRORS = "ferry.protocol.errors";
+  /** {@code ferry_tls_errors_total{route,side,cause}}: TLS failures that ended their connection ({@code TLS_ERROR}). */
+  public static final String TLS_ERRORS = "ferry.tls.errors";
+  /** {@code ferry_tls_certificate_expiry_seconds{route}}: the end of validity of the route's certificate, Unix time. */
+  public static final String TLS_CERTIFICATE_EXPIRY = "ferry.tls.certificate.expiry";
+  /** {@code ferry_tls_certificate_reloads_total{route,outcome}}: changed certificate files loaded, or refused. */
+  public static final String TLS_CERTIFICATE_RELOADS = "ferry.tls.certificate.reloads";
+
   public static final String TAG_REASON = "reason";
   public static final String TAG_SIDE = "side";
   public static final String TAG_KIND = "kind";

@@ -47,7 +47,17 @@ public final class ProxyContext {
   /** A route at run time for {@code options}'s route of that name, with {@code pool} as its pool. */
   public static Route route(dev.ferry.config.RouteOptions options, dev.ferry.upstream.UpstreamPool pool, boolean echo,
                             FerryMetrics metrics) {
-    return new Route(options, pool, echo, metrics.route(options.name()));
+    return route(options, pool, echo, metrics, "");
+  }
+
+  /**
+   * A route at run time; {@code keys} prefixes its keys in messages ({@code routes[2].}).
+   *
+   * @throws dev.ferry.config.ConfigException when its certificate, key or TLS settings do not load
+   */
+  public static Route route(dev.ferry.config.RouteOptions options, dev.ferry.upstream.UpstreamPool pool, boolean echo,
+                            FerryMetrics metrics, String keys) {
+    return new Route(options, pool, echo, metrics.route(options.name()), keys);
   }
 
   TransportMode transport() {

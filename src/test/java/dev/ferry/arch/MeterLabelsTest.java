@@ -12,6 +12,8 @@ import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.LeakKind;
 import dev.ferry.vocabulary.Outcome;
+import dev.ferry.vocabulary.ProtocolErrorCause;
+import dev.ferry.vocabulary.TlsErrorCause;
 import dev.ferry.vocabulary.Side;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -70,8 +72,10 @@ class MeterLabelsTest {
         MetricNames.TAG_DIRECTION, labels(Direction.values(), Direction::label),
         MetricNames.TAG_RESULT, labels(CheckResult.values(), CheckResult::label),
         MetricNames.TAG_OUTCOME, labels(Outcome.values(), Outcome::label),
-        MetricNames.TAG_CAUSE, union(labels(AdminCloseCause.values(), AdminCloseCause::label),
+        MetricNames.TAG_CAUSE, union(union(labels(AdminCloseCause.values(), AdminCloseCause::label),
           labels(AcceptErrorCause.values(), AcceptErrorCause::label)),
+          union(labels(ProtocolErrorCause.values(), ProtocolErrorCause::label),
+            labels(TlsErrorCause.values(), TlsErrorCause::label))),
         MetricNames.TAG_ROUTE, Set.of(ROUTE),
         MetricNames.TAG_UPSTREAM, Set.of(echo.address().toString(), refusing.toString()));
       assertLabels(registry, allowed, clients);
