@@ -4,17 +4,13 @@ import dev.ferry.config.RouteOptions;
 import dev.ferry.metrics.RouteMeters;
 import dev.ferry.registry.ConnectionInfo;
 import dev.ferry.registry.ReleaseOrder;
-import dev.ferry.upstream.Tried;
 import dev.ferry.upstream.Upstream;
-import dev.ferry.upstream.UpstreamPool;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.ProtocolErrorCause;
 import dev.ferry.vocabulary.Side;
 import dev.ferry.vocabulary.TlsErrorCause;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFuture;
-import io.netty.channel.ConnectTimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -95,7 +91,6 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
   // The route: final at accept, but on an address several routes share the ClientHello may change it (routeChosen).
   private ListenerVerticle.Served served;
   private RouteOptions route;
-  private UpstreamPool pool;
   private RouteMeters meters;
   private final Channel client;
   private final ConnectionInfo info;
@@ -115,12 +110,7 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
   private Relay up;
   private Relay down;
   private Channel upstream;
-  /** The pool's upstream of the connected channel (or of the attempt in flight), or null. */
-  private Upstream target;
-  /** Upstreams tried so far: each retry goes to another while one remains. */
-  private final Tried tried = new Tried();
-  /** The channel of the connect attempt in flight, or null. */
-  private Channel connecting;
+  private final UpstreamDialer dialer;
   private Stage stage;
   /** The side whose FIN came first, or null. */
   private Side firstFin;
@@ -128,12 +118,7 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
   private boolean upstreamClosed;
   /** The flush bound of the release: a Netty task on this loop (a Vert.x timer would add a context close hook each). */
   private ScheduledFuture<?> forceCloseTimer;
-  private long quietSinceNanos;
-  private long lastActivity;
-  /** The sweep published an end (a timer, a reset it found): it publishes no other. */
-  private boolean sweepReported;
-  private long reportedUp;
-  private long reportedDown;
+  private final ConnectionSweep sweepState = new ConnectionSweep();
 
   /**
    * @param client the accepted channel, registered on the owner's event loop and not reading yet: its pipeline gets
@@ -147,13 +132,13 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     this.owner = owner;
     this.served = served;
     this.route = served.route.options();
-    this.pool = served.route.pool();
     this.meters = served.route.meters();
     this.client = client;
     this.info = info;
     this.source = source;
     this.admission = admission;
     this.routeLate = address.shared();
+    this.dialer = new UpstreamDialer(this, owner);
     this.preamble = PreambleHandler.install(this, client, address, served);
     this.up = newRelay(Direction.UPSTREAM);
     client.pipeline().addLast(up);
@@ -161,7 +146,7 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     client.closeFuture().addListener(f -> channelGone(Side.CLIENT));
   }
 
-  private Relay newRelay(Direction direction) {
+  Relay newRelay(Direction direction) {
     return new Relay(id, direction, this, owner.ledger(), meters, route.buffer().hardLimit(), served.splice);
   }
 
@@ -186,98 +171,44 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     if (preamble != null) {
       preamble.start();
     } else {
-      connect(1);
+      connect();
     }
   }
 
-  private boolean releasing() {
+  boolean releasing() {
     return stage.compareTo(Stage.RELEASING) >= 0;
   }
 
   // ---- connect ----------------------------------------------------------------------------------------------
 
-  private void connect(int attempt) {
-    Upstream u = pool.choose(source, tried);
-    if (u == null) {
-      fault(CloseReason.CONNECT_FAILED, Side.UPSTREAM, "no upstream to try in route " + route.name()
-        + " (every one draining, or none healthy and no panic)");
-      return;
-    }
-    pool.opened(u);
-    target = u;
-    long startNanos = System.nanoTime();
-    // A relay per attempt: a handler belongs to one pipeline, and a failed attempt's channel keeps its own.
-    Relay relay = newRelay(Direction.DOWNSTREAM);
-    ChannelFuture f = owner.connect(served, u.socketAddress(), relay);
-    if (f.isDone() && !f.isSuccess()) {
-      // Already over: a channel Netty could not even create (EMFILE at socket()) comes back failed on its
-      // GlobalEventExecutor, whose thread would run a listener; handled here, on this event loop, instead.
-      onConnect(attempt, u, relay, startNanos, f);
-      return;
-    }
-    UpstreamStart start = served.route.upstreamStart();
-    if (start != null) {
-      f = start.after(f, this, headerClient != null ? headerClient : (InetSocketAddress) client.remoteAddress(),
-        headerDestination != null ? headerDestination : (InetSocketAddress) client.localAddress(), u);
-    }
-    connecting = f.channel();
-    f.addListener(done -> onConnect(attempt, u, relay, startNanos, (ChannelFuture) done));
+  /** Dials the upstream, for the client a PROXY header named when there was one. */
+  private void connect() {
+    dialer.dial(served, source, headerClient != null ? headerClient : (InetSocketAddress) client.remoteAddress(),
+      headerDestination != null ? headerDestination : (InetSocketAddress) client.localAddress());
   }
 
-  private void onConnect(int attempt, Upstream u, Relay relay, long startNanos, ChannelFuture f) {
-    connecting = null;
-    long now = System.nanoTime();
-    meters.connectAttempt(f.isSuccess(), now - startNanos);
-    if (releasing()) {
-      // The release aborted this connect (it closed the channel): not the upstream's failure. Or the connect won the
-      // race: it is closed now all the same.
-      if (f.isSuccess()) {
-        pool.connectSucceeded(u);
-        f.channel().close();
-      }
-      maybeFinish();
-      return;
+  /** The dialer's success: link the relays; an early FIN of the client goes on now. */
+  void upstreamConnected(Channel ch, Relay relay, Upstream u, int attempt, long nowNanos) {
+    upstream = ch;
+    down = relay;
+    upstream.closeFuture().addListener(c -> channelGone(Side.UPSTREAM));
+    info.upstream(u.label());
+    info.connected(nowNanos - info.openedAtNanos());
+    stage(firstFin == Side.CLIENT ? Stage.CLIENT_FIN : Stage.ESTABLISHED);
+    sweepState.restart(nowNanos);
+    up.connect(upstream, down);
+    down.connect(client, up);
+    if (log.isDebugEnabled()) {
+      log.debug("conn={} connected to {} (attempt {})", id, u, attempt);
     }
-    if (f.isSuccess()) {
-      pool.connectSucceeded(u);
-      upstream = f.channel();
-      down = relay;
-      upstream.closeFuture().addListener(c -> channelGone(Side.UPSTREAM));
-      info.upstream(u.label());
-      info.connected(now - info.openedAtNanos());
-      stage(firstFin == Side.CLIENT ? Stage.CLIENT_FIN : Stage.ESTABLISHED);
-      quietSinceNanos = now;
-      up.connect(upstream, down);
-      down.connect(client, up);
-      if (log.isDebugEnabled()) {
-        log.debug("conn={} connected to {} (attempt {})", id, u, attempt);
-      }
-      return;
+  }
+
+  /** An attempt the release aborted ended, or one that won the race connected ({@code ch}): closed all the same. */
+  void connectedTooLate(Channel ch) {
+    if (ch != null) {
+      ch.close();
     }
-    Throwable cause = f.cause() != null ? f.cause() : new IllegalStateException("connect cancelled");
-    if (DescriptorBudget.outOfDescriptors(cause)) {
-      // Ferry's own shortage, not the upstream's: no passive-health failure (it would eject healthy upstreams), no
-      // retry (every upstream needs a socket). The client is refused as over a limit, which it is.
-      pool.closed(u);
-      target = null;
-      fault(CloseReason.LIMIT, Side.PROXY, "no descriptor left for an upstream socket (attempt " + attempt + " to "
-        + u + "): " + FaultText.describe(cause));
-      return;
-    }
-    pool.connectFailed(u, cause);
-    pool.closed(u);
-    target = null;
-    if (attempt < route.connect().attempts()) {
-      log.debug("conn={} connect attempt {} to {} failed: {}; trying the next upstream", id, attempt, u,
-        FaultText.describe(cause));
-      connect(attempt + 1);
-    } else if (cause instanceof UpstreamStart.HandshakeFailed tls) {
-      tlsError(Side.UPSTREAM, tls.cause, "attempt " + attempt + " to " + u + ": TLS handshake: " + tls.getMessage());
-    } else {
-      CloseReason reason = cause instanceof ConnectTimeoutException ? CloseReason.CONNECT_TIMEOUT
-        : CloseReason.CONNECT_FAILED;
-      fault(reason, Side.UPSTREAM, "attempt " + attempt + " to " + u + ": " + FaultText.describe(cause));
-    }
+    maybeFinish();
   }
 
   // ---- the preamble: one place per event ----------------------------------------------------------------------
@@ -302,7 +233,6 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     if (chosen != served) {
       served = chosen;
       route = chosen.route.options();
-      pool = chosen.route.pool();
       meters = chosen.route.meters();
       // Nothing was read into the lead route's relay yet (the ClientHello reader holds the bytes): a new one, with
       // the chosen route's limits and splice, takes its place.
@@ -337,7 +267,7 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     if (log.isDebugEnabled()) {
       log.debug("conn={} preamble done: client {}, route {}", id, info.client(), route.name());
     }
-    connect(1);
+    connect();
   }
 
   @Override
@@ -367,7 +297,7 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     }
     if (firstFin == null) {
       firstFin = side;
-      quietSinceNanos = System.nanoTime();
+      sweepState.restart(System.nanoTime());
       if (stage == Stage.ESTABLISHED) {
         stage(side == Side.CLIENT ? Stage.CLIENT_FIN : Stage.UPSTREAM_FIN);
       }
@@ -445,40 +375,10 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     if (stage == Stage.PREAMBLE || stage == Stage.CONNECTING || stage.compareTo(Stage.CLOSED_IN_ORDER) >= 0) {
       return;
     }
-    reportBytes();
-    if (firstFin != null && !sweepReported) {
-      for (Relay relay : new Relay[] {up, down}) {
-        if (relay.resetAfterFin()) {
-          sweepReported = true;
-          Side side = relay == up ? Side.CLIENT : Side.UPSTREAM;
-          fault(CloseReason.PEER_RESET, side, "reset after its FIN (seen by the sweep)");
-          return;
-        }
-      }
-    }
-    long activity = up.activity() + down.activity();
-    long splicedQuiet = FaultText.leastQuiet(up.splicedQuietMillis(), down.splicedQuietMillis());
-    if (splicedQuiet >= 0) {
-      quietSinceNanos = Math.max(quietSinceNanos, nowNanos - splicedQuiet * 1_000_000);
-    }
-    if (activity != lastActivity) {
-      lastActivity = activity;
-      quietSinceNanos = nowNanos;
-      return;
-    }
-    long quiet = nowNanos - quietSinceNanos;
-    if (sweepReported) {
-      return;
-    }
-    long halfClosedTimeoutNanos = route.close().halfClosedTimeout().toNanos();
-    long idleTimeoutNanos = route.idleTimeout().toNanos();
-    if (firstFin != null && halfClosedTimeoutNanos > 0 && quiet >= halfClosedTimeoutNanos) {
-      sweepReported = true;
-      fault(CloseReason.HALF_CLOSED_TIMEOUT, Side.PROXY, "the " + firstFin.label() + " sent its FIN and no byte "
-        + "moved for " + halfClosedTimeoutNanos / 1_000_000 + " ms");
-    } else if (idleTimeoutNanos > 0 && quiet >= idleTimeoutNanos) {
-      sweepReported = true;
-      fault(CloseReason.IDLE_TIMEOUT, Side.PROXY, "no byte moved for " + idleTimeoutNanos / 1_000_000 + " ms");
+    sweepState.reportBytes(up, down, meters, info);
+    ConnectionSweep.End end = sweepState.check(nowNanos, up, down, firstFin, route);
+    if (end != null) {
+      fault(end.reason(), end.side(), end.detail());
     }
   }
 
@@ -501,8 +401,9 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     // Armed first: a channel whose output is shut already closes at once, and the release may finish right here.
     forceCloseTimer = client.eventLoop().schedule(this::forceClose, route.close().flushTimeout().toNanos(),
       TimeUnit.NANOSECONDS);
+    Channel connecting = dialer.inFlight();
     if (connecting != null) {
-      // Nobody waits for this upstream any more: the failed connect ends the attempt (onConnect).
+      // Nobody waits for this upstream any more: the failed connect ends the attempt (connectedTooLate).
       connecting.close();
     }
     closeAfterFlush(client);
@@ -551,7 +452,8 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
   }
 
   private void maybeFinish() {
-    if (stage != Stage.RELEASING || !clientClosed || connecting != null || (upstream != null && !upstreamClosed)) {
+    if (stage != Stage.RELEASING || !clientClosed || dialer.inFlight() != null
+      || (upstream != null && !upstreamClosed)) {
       return;
     }
     stage(Stage.RELEASED);
@@ -559,11 +461,8 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
       forceCloseTimer.cancel(false);
       forceCloseTimer = null;
     }
-    reportBytes();
-    if (target != null) {
-      pool.closed(target);
-      target = null;
-    }
+    sweepState.reportBytes(up, down, meters, info);
+    dialer.released();
     owner.released(this, up.held() + (down == null ? 0 : down.held()));
   }
 
@@ -572,17 +471,4 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     info.stage(next.name());
   }
 
-  private void reportBytes() {
-    long upBytes = up.bytes();
-    long downBytes = down == null ? 0 : down.bytes();
-    if (upBytes != reportedUp || downBytes != reportedDown) {
-      meters.bytes(Direction.UPSTREAM, upBytes - reportedUp);
-      meters.bytes(Direction.DOWNSTREAM, downBytes - reportedDown);
-      reportedUp = upBytes;
-      reportedDown = downBytes;
-      info.bytes(upBytes, downBytes);
-    }
-  }
-
-  // ---- helpers ----------------------------------------------------------------------------------------------
 }

@@ -60,8 +60,8 @@ final class CallSites {
       "the release's close-on-flush of the client and the upstream channel"),
     new Site(PROXY_CONNECTION, "closeChannelsNow",
       "the release's flush bound (forceClose calls it) and the listener's shutdown backstop"),
-    new Site(PROXY_CONNECTION, "onConnect",
-      "a connect that succeeded after the release began: closed at once, nobody waits for it"),
+    new Site(PROXY_CONNECTION, "connectedTooLate",
+      "a connect that succeeded after the release began (UpstreamDialer hands it back): closed at once"),
     new Site(LISTENER_VERTICLE, "stop",
       "closes the listener's own listening channel at shutdown, not a proxied one"));
 
