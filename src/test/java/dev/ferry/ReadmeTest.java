@@ -1,16 +1,22 @@
 package dev.ferry;
 
+import dev.ferry.config.BalanceAlgorithm;
+import dev.ferry.config.ConfigLoader;
 import dev.ferry.config.EnvOverrides;
+import dev.ferry.config.FerryOptions;
 import dev.ferry.metrics.MetricNames;
 import dev.ferry.vocabulary.CloseReason;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
@@ -21,16 +27,22 @@ import java.util.regex.Pattern;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The README states facts the code decides: the env mapping, the metric names, the close reasons. It and
- * docs/soak.md link only to files and headings that exist.
+ * The documents state facts the code decides. The README keeps what a user needs first: its run command, its
+ * configuration example (which loads), and links to the reference; docs/configuration.md has the env mapping,
+ * docs/metrics.md the metric names and the close reasons. Every document links only to files and headings that
+ * exist.
  */
 class ReadmeTest {
 
-  private static final String README = read();
+  private static final String README = read("README.md");
+  /** The configuration reference: every key, every FERRY_* variable. */
+  private static final String CONFIGURATION = read("docs/configuration.md");
+  /** The metrics table, the close reasons and the access-log line. */
+  private static final String METRICS = read("docs/metrics.md");
 
-  private static String read() {
+  private static String read(String path) {
     try {
-      return Files.readString(Path.of("README.md"));
+      return Files.readString(Path.of(path));
     } catch (IOException e) {
       throw new IllegalStateException(e);
     }
@@ -39,11 +51,47 @@ class ReadmeTest {
   @Test
   void listsExactlyTheEnvironmentVariablesFerryReads() {
     Map<String, String> documented = new LinkedHashMap<>();
-    Matcher m = Pattern.compile("(?m)^\\| `(FERRY_[A-Z_]+)` \\| `([a-z.\\-]+)` \\|").matcher(README);
+    Matcher m = Pattern.compile("(?m)^\\| `(FERRY_[A-Z_]+)` \\| `([a-z.\\-]+)` \\|")
+      .matcher(section(CONFIGURATION, "Environment variables"));
     while (m.find()) {
       documented.put(m.group(1), m.group(2));
     }
     assertThat(documented).containsExactlyInAnyOrderEntriesOf(EnvOverrides.VARIABLES);
+  }
+
+  /** A variable the README names is one Ferry reads, FERRY_CONFIG, or one bin/ferry reads. */
+  @Test
+  void theReadmeNamesOnlyVariablesThatAreRead() throws IOException {
+    String launcher = Files.readString(Path.of("bin/ferry"));
+    Matcher m = Pattern.compile("FERRY_[A-Z_]*[A-Z]").matcher(README);
+    int named = 0;
+    while (m.find()) {
+      named++;
+      String name = m.group();
+      assertThat(EnvOverrides.VARIABLES.containsKey(name) || name.equals(EnvOverrides.CONFIG_VARIABLE)
+        || launcher.contains("${" + name)).as("README names %s", name).isTrue();
+    }
+    assertThat(named).isPositive();
+  }
+
+  /** The README's configuration example is a file Ferry loads, with the upstreams and balance it shows. */
+  @Test
+  void theReadmesConfigurationExampleLoads(@TempDir Path dir) throws IOException {
+    Matcher yaml = Pattern.compile("(?s)```yaml\n(.*?)```").matcher(section(README, "Configuration"));
+    assertThat(yaml.find()).as("a yaml example under the README's Configuration").isTrue();
+    Path file = Files.writeString(dir.resolve("example.yaml"), yaml.group(1));
+    FerryOptions options = ConfigLoader.loadBlocking(file.toString(), Map.of());
+    assertThat(options.routes()).hasSize(1);
+    assertThat(options.routes().get(0).pool().upstreams()).hasSize(2);
+    assertThat(options.routes().get(0).pool().balance()).isEqualTo(BalanceAlgorithm.LEAST_CONNECTIONS);
+  }
+
+  /** What left the README is one link away from it. */
+  @Test
+  void theReadmeLinksTheReferenceThatLeftIt() {
+    for (String doc : new String[] {"docs/configuration.md", "docs/metrics.md", "docs/admin.md", "conf/ferry.yaml"}) {
+      assertThat(README).contains("](" + doc + ")");
+    }
   }
 
   @Test
@@ -55,14 +103,15 @@ class ReadmeTest {
       }
     }
     for (String name : names) {
-      assertThat(README).as("README mentions " + name).containsPattern("`" + Pattern.quote(name) + "(_total|_seconds)?[`{]");
+      assertThat(section(METRICS, "Metrics (`GET :9900/metrics`)")).as("docs/metrics.md's table lists " + name).containsPattern("`" + Pattern.quote(name) + "(_total|_seconds)?[`{]");
     }
   }
 
   @Test
   void documentsEveryCloseReason() {
     for (CloseReason r : CloseReason.values()) {
-      assertThat(README).as("README close reasons").contains("`" + r.name() + "`");
+      assertThat(section(METRICS, "Close reasons")).as("docs/metrics.md's close reasons")
+        .containsPattern("(?m)^\\| (`[A-Z_]+` / )?`" + r.name() + "`( / `[A-Z_]+`)? \\| ");
     }
   }
 
@@ -77,7 +126,12 @@ class ReadmeTest {
 
   @Test
   void relativeLinksPointToFilesAndHeadingsThatExist() throws IOException {
-    for (String doc : new String[] {"README.md", "docs/soak.md", "k8s/README.md"}) {
+    List<String> docs = new ArrayList<>(List.of("README.md", "k8s/README.md"));
+    try (var files = Files.list(Path.of("docs"))) {
+      files.map(Path::toString).filter(f -> f.endsWith(".md")).sorted().forEach(docs::add);
+    }
+    assertThat(docs).contains("docs/configuration.md", "docs/metrics.md", "docs/admin.md", "docs/soak.md");
+    for (String doc : docs) {
       Path from = Path.of(doc);
       Matcher link = Pattern.compile("\\]\\(([^)\\s]+)\\)").matcher(Files.readString(from));
       int relative = 0;
@@ -97,6 +151,14 @@ class ReadmeTest {
       }
       assertThat(relative).as("relative links in %s", doc).isPositive();
     }
+  }
+
+  /** The text under a heading (any level) up to the next heading of the same or a higher level. */
+  private static String section(String markdown, String heading) {
+    Matcher start = Pattern.compile("(?m)^(#+) " + Pattern.quote(heading) + "$").matcher(markdown);
+    assertThat(start.find()).as("a heading '%s'", heading).isTrue();
+    Matcher end = Pattern.compile("(?m)^#{1," + start.group(1).length() + "} ").matcher(markdown);
+    return markdown.substring(start.end(), end.find(start.end()) ? end.start() : markdown.length());
   }
 
   /** GitHub's anchors: a heading in lower case, punctuation other than '-' dropped, spaces as '-'. */
