@@ -11,7 +11,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * podman as the image tests run it: always with the project's {@code k8s/image/containers.conf} (runc, cgroupfs, no
@@ -115,36 +114,7 @@ final class Podman {
 
   /** Like {@link Tools#run} with CONTAINERS_CONF set; stdout and stderr merged. */
   static Tools.Result exec(List<String> command, Duration timeout) {
-    Path out = null;
-    Process p = null;
-    try {
-      out = Files.createTempFile("ferry-podman", ".out");
-      p = builder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-      p.getOutputStream().close();
-      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        throw new AssertionError(command + " did not finish within " + timeout + "; output so far:\n"
-          + Files.readString(out));
-      }
-      String output = Files.readString(out);
-      log.debug("conn=- {} exited {}:\n{}", command, p.exitValue(), output);
-      return new Tools.Result(p.exitValue(), output);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError("interrupted running " + command, e);
-    } finally {
-      if (p != null && p.isAlive()) {
-        p.destroyForcibly();
-      }
-      if (out != null) {
-        try {
-          Files.deleteIfExists(out);
-        } catch (IOException ignored) {
-          // a temp file
-        }
-      }
-    }
+    return Tools.run(builder(command), null, timeout);
   }
 
   private static ProcessBuilder builder(List<String> command) {

@@ -57,12 +57,17 @@ final class Tools {
 
   /** Runs {@code command} to completion (bounded by {@code timeout}), feeding {@code stdin} if not null. */
   static Result run(List<String> command, String stdin, Duration timeout) {
+    return run(new ProcessBuilder(command), stdin, timeout);
+  }
+
+  /** Runs {@code pb}'s command (its environment as set) like {@link #run(List, String, Duration)}. */
+  static Result run(ProcessBuilder pb, String stdin, Duration timeout) {
+    List<String> command = pb.command();
     Path out = null;
     Process p = null;
     try {
       out = Files.createTempFile("ferry-tool", ".out");
-      ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile());
-      p = pb.start();
+      p = pb.redirectErrorStream(true).redirectOutput(out.toFile()).start();
       if (stdin != null) {
         try (var in = p.getOutputStream()) {
           in.write(stdin.getBytes(StandardCharsets.UTF_8));
@@ -71,7 +76,8 @@ final class Tools {
         p.getOutputStream().close();
       }
       if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-        throw new AssertionError(command + " did not finish within " + timeout);
+        throw new AssertionError(command + " did not finish within " + timeout + "; output so far:\n"
+          + Files.readString(out));
       }
       String output = Files.readString(out);
       log.debug("conn=- {} exited {}:\n{}", command, p.exitValue(), output);

@@ -65,18 +65,7 @@ public final class Haproxy implements AutoCloseable {
 
   /** Whether the kernel lists a listening socket on the port (a test connect would reach the backend). */
   private boolean listening() {
-    if (!process.isAlive()) {
-      throw new AssertionError("haproxy exited with " + process.exitValue());
-    }
-    String local = String.format("0100007F:%04X", port);
-    try {
-      // /proc/net/tcp: "sl local_address rem_address st ..."; 0100007F is 127.0.0.1, st 0A is LISTEN.
-      return Files.readAllLines(Path.of("/proc/net/tcp")).stream()
-        .map(l -> l.trim().split("\\s+"))
-        .anyMatch(f -> f.length > 3 && f[1].equals(local) && f[3].equals("0A"));
-    } catch (IOException e) {
-      return false;
-    }
+    return Nginx.Listening.on(port, process);
   }
 
   public int port() {
