@@ -4,14 +4,11 @@ import dev.ferry.config.UpstreamAddress;
 import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Haproxy;
-import dev.ferry.support.Peer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -25,7 +22,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 class FailoverAgainstHaproxyTest {
 
   private static final Logger log = LoggerFactory.getLogger(FailoverAgainstHaproxyTest.class);
-  private static final byte[] PING = "ping\n".getBytes(StandardCharsets.US_ASCII);
 
   @TempDir
   Path dir;
@@ -33,8 +29,8 @@ class FailoverAgainstHaproxyTest {
   @Test
   void failsNoMoreClientsThanHaproxyWithChecksAndRedispatchWhenUpstreamsDie() throws Exception {
     UpstreamAddress refusing = Backend.refusingAddress();
-    Backend stopped = echo();
-    try (Backend alive = echo();
+    Backend stopped = UpstreamFailoverTest.echo();
+    try (Backend alive = UpstreamFailoverTest.echo();
          Haproxy haproxy = Haproxy.start(dir, port -> String.join("\n",
            "listen proxy",
            "  bind 127.0.0.1:" + port,
@@ -52,8 +48,8 @@ class FailoverAgainstHaproxyTest {
         if (i == 200) {
           stopped.close();
         }
-        haproxyFailed += exchange(haproxy.port()) ? 0 : 1;
-        ferryFailed += exchange(ferry.port()) ? 0 : 1;
+        haproxyFailed += UpstreamFailoverTest.exchange(haproxy.port()) ? 0 : 1;
+        ferryFailed += UpstreamFailoverTest.exchange(ferry.port()) ? 0 : 1;
       }
       log.info("conn=- 600 clients each: HAProxy failed {}, Ferry failed {}", haproxyFailed, ferryFailed);
       assertThat(ferryFailed).as("clients failed through Ferry (HAProxy: %d)", haproxyFailed)
@@ -61,22 +57,6 @@ class FailoverAgainstHaproxyTest {
       ferry.assertReleasedCleanly();
     } finally {
       stopped.close();
-    }
-  }
-
-  private static Backend echo() throws IOException {
-    return new Backend(Backend.closingAtEof(peer -> peer.write(peer.readExactly(PING.length))));
-  }
-
-  private static boolean exchange(int port) {
-    try (Peer client = Peer.connect(port)) {
-      client.write(PING);
-      boolean ok = java.util.Arrays.equals(client.readExactly(PING.length), PING);
-      client.finish();
-      client.awaitClosedByPeer();
-      return ok;
-    } catch (IOException | AssertionError e) {
-      return false;
     }
   }
 }

@@ -30,14 +30,14 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class UpstreamFailoverTest {
 
-  private static final byte[] PING = "ping\n".getBytes(StandardCharsets.US_ASCII);
+  static final byte[] PING = "ping\n".getBytes(StandardCharsets.US_ASCII);
 
-  private static Backend echo() throws IOException {
+  static Backend echo() throws IOException {
     return new Backend(Backend.closingAtEof(peer -> peer.write(peer.readExactly(PING.length))));
   }
 
   /** One client: connects, sends a ping, expects it back, ends in order. True when all of it worked. */
-  private static boolean exchange(int port) {
+  static boolean exchange(int port) {
     try (Peer client = Peer.connect(port)) {
       client.write(PING);
       boolean ok = java.util.Arrays.equals(client.readExactly(PING.length), PING);

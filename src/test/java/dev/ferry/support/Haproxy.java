@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A real HAProxy (Debian package {@code haproxy}) in the foreground, on 127.0.0.1: the reference on the wire. It is
@@ -65,7 +64,7 @@ public final class Haproxy implements AutoCloseable {
 
   /** Whether the kernel lists a listening socket on the port (a test connect would reach the backend). */
   private boolean listening() {
-    return Nginx.Listening.on(port, process);
+    return Processes.listening(port, process);
   }
 
   public int port() {
@@ -78,13 +77,6 @@ public final class Haproxy implements AutoCloseable {
 
   @Override
   public void close() {
-    process.destroy();
-    try {
-      if (!process.waitFor(5, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    Processes.stop(process);
   }
 }

@@ -5,7 +5,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A real nginx (Debian packages {@code nginx} and {@code libnginx-mod-stream}) in the foreground, on 127.0.0.1, with
@@ -52,7 +51,7 @@ public final class Nginx implements AutoCloseable {
       .redirectErrorStream(true).redirectOutput(dir.resolve("nginx.out").toFile()).start();
     Nginx nginx = new Nginx(p, port, dir);
     try {
-      Await.until("nginx listens on " + port, Duration.ofSeconds(10), () -> Listening.on(port, p));
+      Await.until("nginx listens on " + port, Duration.ofSeconds(10), () -> Processes.listening(port, p));
     } catch (AssertionError e) {
       nginx.close();
       throw new AssertionError(e.getMessage() + "; error.log: " + nginx.file("error.log"), e);
@@ -72,33 +71,6 @@ public final class Nginx implements AutoCloseable {
 
   @Override
   public void close() {
-    process.destroy();
-    try {
-      if (!process.waitFor(5, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-  }
-
-  /** Whether the kernel lists a listening socket on 127.0.0.1:{@code port}, while {@code process} lives. */
-  static final class Listening {
-    private Listening() {
-    }
-
-    static boolean on(int port, Process process) {
-      if (!process.isAlive()) {
-        throw new AssertionError("the process exited with " + process.exitValue());
-      }
-      String local = String.format("0100007F:%04X", port);
-      try {
-        return Files.readAllLines(Path.of("/proc/net/tcp")).stream()
-          .map(l -> l.trim().split("\\s+"))
-          .anyMatch(f -> f.length > 3 && f[1].equals(local) && f[3].equals("0A"));
-      } catch (IOException e) {
-        return false;
-      }
-    }
+    Processes.stop(process);
   }
 }
