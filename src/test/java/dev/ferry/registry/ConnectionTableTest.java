@@ -55,6 +55,18 @@ class ConnectionTableTest {
   }
 
   @Test
+  void listsEveryConnectionNotYetReleased() {
+    table.open(info(6), "owner");
+    table.open(info(7), "owner");
+    table.open(info(8), "owner");
+    table.requestClose(new CloseRequest(7, CloseReason.ADMIN_KILL, Side.PROXY, ""), 0);
+    table.requestClose(new CloseRequest(8, CloseReason.ADMIN_KILL, Side.PROXY, ""), 0);
+    table.released(8);
+    assertThat(table.entries()).extracting(e -> e.info().id() + " " + e.state())
+      .containsExactlyInAnyOrder("6 OPEN", "7 CLOSING");
+  }
+
+  @Test
   void refusesASecondOpenOfTheSameId() {
     assertThat(table.open(info(5), "a")).isTrue();
     assertThat(table.open(info(5), "b")).isFalse();
