@@ -6,10 +6,7 @@ import dev.ferry.config.TransportMode;
 import dev.ferry.config.UpstreamAddress;
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.metrics.MetricNames;
-import dev.ferry.registry.Addresses;
-import dev.ferry.registry.CloseRequest;
 import dev.ferry.registry.ConnectionInfo;
-import dev.ferry.registry.ReleaseAck;
 import dev.ferry.registry.ReleaseOrder;
 import dev.ferry.support.TestConfig;
 import dev.ferry.upstream.UpstreamPool;
@@ -29,7 +26,6 @@ import io.netty.resolver.AddressResolverGroup;
 import io.netty.resolver.NoopAddressResolver;
 import io.netty.util.concurrent.EventExecutor;
 import io.vertx.core.Vertx;
-import io.vertx.core.eventbus.MessageConsumer;
 
 import java.net.SocketAddress;
 import java.nio.channels.ClosedChannelException;
@@ -37,8 +33,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -49,8 +43,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * makes an embedded socket per connect attempt, whose connect the test completes ({@link Attempt}). So the
  * connection, both relays, the ledger, the pool and the limits are Ferry's own, and every step runs on the test's
  * thread (the embedded event loop, whose clock the test moves); only what the listener publishes crosses to Vert.x:
- * the close requests and acknowledgements sent to registry shard 0, which a consumer here collects in order
- * ({@link #published}).
+ * the close requests and acknowledgements sent to registry shard 0, collected in order ({@link #published}).
  */
 final class ConnectionFixture implements AutoCloseable {
 
@@ -59,7 +52,6 @@ final class ConnectionFixture implements AutoCloseable {
   static final String SOURCE = "10.1.1.1";
   static final int LOW = 32;
   static final int HIGH = 64;
-  private static final long MARKER = Long.MIN_VALUE;
   /**
    * The upstreams are IP literals, resolved already. Netty's own groups keep a resolver per event loop and watch its
    * termination, which an embedded event loop does not offer: this one hands out a fresh no-op resolver instead.
@@ -129,11 +121,7 @@ final class ConnectionFixture implements AutoCloseable {
   /** Every buffer the test handed to a socket: each must end released (by Ferry, or by Netty after a write). */
   private final List<ByteBuf> allocated = new ArrayList<>();
   final ProxyConnection conn;
-  private final ListenerVerticle listener;
-  private final Vertx vertx;
-  private final String deployment;
-  private final BlockingQueue<Object> inbox = new LinkedBlockingQueue<>();
-  private final MessageConsumer<Object> registry;
+  private final RegistryProbe registry;
 
   /** The upstreams A and B, the embedded sockets' water mark, and {@code config}'s route keys on top. */
   static TestConfig config() {
@@ -147,7 +135,6 @@ final class ConnectionFixture implements AutoCloseable {
    * listener's accept does. Not started: {@link #start} begins the connect.
    */
   ConnectionFixture(Vertx vertx, TestConfig config, boolean admitted) throws Exception {
-    this.vertx = vertx;
     this.options = config.options();
     this.routeOptions = options.routes().get(0);
     this.pool = new UpstreamPool(routeOptions.name(), routeOptions.pool(), metrics.registry());
@@ -157,10 +144,7 @@ final class ConnectionFixture implements AutoCloseable {
       assertThat(shared.limits().admit(SOURCE)).isNull();
       assertThat(route.limits().admit(SOURCE)).isNull();
     }
-    registry = vertx.eventBus().localConsumer(Addresses.registry(0), m -> inbox.add(m.body()));
-    registry.completion().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    listener = new ListenerVerticle(shared);
-    deployment = vertx.deployVerticle(listener).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    registry = new RegistryProbe(vertx, shared);
     client.config().setAutoRead(false);
     client.freezeTime();
     Bootstrap upstreams = new Bootstrap().group(upstreamLoop.eventLoop())
@@ -175,7 +159,7 @@ final class ConnectionFixture implements AutoCloseable {
     ListenerVerticle.Served served = new ListenerVerticle.Served(route, upstreams, false, "");
     info = new ConnectionInfo(1, routeOptions.name(), SOURCE + ":5555", System.currentTimeMillis(),
       System.nanoTime());
-    conn = new ProxyConnection(1, listener, served, client, info, SOURCE, admitted);
+    conn = new ProxyConnection(1, registry.listener, served, client, info, SOURCE, admitted);
   }
 
   /** Starts the first connect attempt and lets it reach its socket. */
@@ -208,29 +192,9 @@ final class ConnectionFixture implements AutoCloseable {
     client.runScheduledPendingTasks();
   }
 
-  /**
-   * What the listener sent to the registry since the last call, in order: {@code close REASON side: detail} and
-   * {@code ack N}. A marker sent after them from this thread bounds the wait, so "nothing" is a certain answer.
-   */
+  /** What the listener sent to the registry since the last call, in order ({@link RegistryProbe#published}). */
   List<String> published() throws InterruptedException {
-    vertx.eventBus().send(Addresses.registry(0), new CloseRequest(MARKER, CloseReason.SHUTDOWN, Side.PROXY, ""));
-    List<String> got = new ArrayList<>();
-    while (true) {
-      Object m = inbox.poll(10, TimeUnit.SECONDS);
-      assertThat(m).as("the marker arrives").isNotNull();
-      if (m instanceof CloseRequest r && r.id() == MARKER) {
-        return got;
-      }
-      if (m instanceof CloseRequest r) {
-        assertThat(r.id()).isEqualTo(1);
-        got.add("close " + r.reason() + " " + r.side().label() + ": " + r.detail());
-      } else if (m instanceof ReleaseAck ack) {
-        assertThat(ack.id()).isEqualTo(1);
-        got.add("ack " + ack.buffersStillHeld());
-      } else {
-        got.add(String.valueOf(m));
-      }
-    }
+    return registry.published();
   }
 
   /** A pooled buffer with {@code text}, as a socket delivers it; checked at the end to be released. */
@@ -273,9 +237,8 @@ final class ConnectionFixture implements AutoCloseable {
     for (Attempt a : attempts) {
       a.channel.finishAndReleaseAll();
     }
-    vertx.undeploy(deployment).toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    registry.unregister().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
-    assertThat(listener.ledger().buffersHeld()).as("buffers held at the end").isZero();
+    registry.close();
+    assertThat(registry.listener.ledger().buffersHeld()).as("buffers held at the end").isZero();
     assertThat(allocated).as("buffers still referenced").allSatisfy(b -> assertThat(b.refCnt()).isZero());
   }
 }

@@ -11,6 +11,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -25,9 +26,9 @@ final class RelayPair {
   static final int LOW = 32;
   static final int HIGH = 64;
 
-  /** What the relays told their connection, in order. */
+  /** What the relays told their connection, in order (recorded from any thread). */
   static final class Events implements RelayEvents {
-    final List<String> calls = new ArrayList<>();
+    final List<String> calls = new CopyOnWriteArrayList<>();
     boolean finNeeded = true;
 
     @Override

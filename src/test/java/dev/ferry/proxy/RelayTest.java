@@ -16,7 +16,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The two {@link Relay}s of a connection between two {@link EmbeddedSocket}s ({@link RelayPair}): forwarding with one
  * flush per read burst, the bytes that arrive before the upstream, what the release does to reads, back-pressure
  * from a slow sink, the hard limit and the faults a relay reports. Every buffer is pooled and counted by a real
- * {@link BufferLedger}, which must be back at 0 after each test. The in-order end: {@link RelayEndTest}.
+ * {@link BufferLedger}, which must be back at 0 after each test. The in-order end: {@link RelayEndTest}. Splice and
+ * the kernel's view of a socket need native epoll: {@link RelayOnEpollTest}.
  */
 class RelayTest {
 
