@@ -6,7 +6,10 @@
 #
 # Workloads (see docs/benchmarks.md): rr (wrk keep-alive, CONNS=64 conns, 1 thread, 64 B file from nginx), churn
 # (same, Connection: close), each also at other concurrencies and body sizes by name: rr-c512 (512 connections),
-# rr-32k (a 32 KiB body), churn-c512, and any rr|churn[-c<N>][-<K>k]; bulk (iperf3 1 and 4 streams), idle
+# rr-32k (a 32 KiB body), churn-c512, and any rr|churn[-c<N>][-<K>k]; each of those over TLS with the prefix tls-:
+# tls-rr (keep-alive requests over TLS sessions), tls-churn (a full handshake per request: wrk resumes no session),
+# the proxy terminating TLS (HAProxy "ssl crt", nginx stream "ssl", Ferry "tls.mode: terminate", all on one EC P-256
+# certificate made at the start; the direct and haproxy-splice rows skip them); bulk (iperf3 1 and 4 streams), idle
 # (IDLE_CONNS idle connections to a sink: RSS growth per connection, and Ferry's heap). The proxy under test runs
 # alone on CPU 1; wrk, iperf3, backends and the idle client on CPU 0. Rows are interleaved per round (round 1: every
 # row, round 2: every row, ...) and medians reported.
@@ -40,7 +43,7 @@ THREADS=${THREADS:-1}
 IDLE_CONNS=${IDLE_CONNS:-2000}
 ROWS=${ROWS:-"direct haproxy nginx-stream ferry"}
 # The tail must hold beyond 64 connections and 64-byte bodies (issue #12): several hundred connections, tens of KiB.
-WORKLOADS=${WORKLOADS:-"rr rr-c512 rr-32k churn churn-c512 bulk idle"}
+WORKLOADS=${WORKLOADS:-"rr rr-c512 rr-32k churn churn-c512 tls-rr tls-churn bulk idle"}
 PORT_BASE=${PORT_BASE:-19000}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
@@ -94,6 +97,8 @@ HAPROXY_SPLICE=${HAPROXY_SPLICE:-"splice-request splice-response"}
 
 HTTP_PORT=$((PORT_BASE + 80)); IPERF_PORT=$((PORT_BASE + 201)); SINK_PORT=$((PORT_BASE + 300))
 declare -A PPORT=([haproxy]=$((PORT_BASE + 401)) [nginx-stream]=$((PORT_BASE + 402)) [ferry]=$((PORT_BASE + 403)))
+# The certificate and key every proxy terminates TLS with (tls-* workloads), made in $RUN/tls at the start.
+TLS_DIR=""
 PPORT[haproxy-splice]=$((PORT_BASE + 404))
 # Variant rows in the order given; VJAR: jar ("" = the main one); VFLAGS: own JVM flags, set only if it has "@";
 # VENV: own environment, "VAR=VALUE VAR=VALUE" (values hold no whitespace and no "%").
@@ -152,18 +157,28 @@ if [[ " $VARIANT_WORKLOADS $WORKLOADS " == *" scale "* ]]; then
     fi
   done
 fi
-# http_spec WL: for rr|churn[-c<N>][-<K>k], sets WL_CLOSE ("" keep-alive, "close" churn), WL_CONNS (N, else
-# CONNS) and WL_BYTES (K KiB, else 64 B); returns 1 for any other name.
+# http_spec WL: for [tls-]rr|churn[-c<N>][-<K>k], sets WL_CLOSE ("" keep-alive, "close" churn), WL_CONNS (N, else
+# CONNS), WL_BYTES (K KiB, else 64 B) and WL_TLS ("tls" over TLS, else ""); returns 1 for any other name.
 http_spec() {
-  [[ $1 =~ ^(rr|churn)(-c([0-9]+))?(-([0-9]+)k)?$ ]] || return 1
+  [[ $1 =~ ^(tls-)?(rr|churn)(-c([0-9]+))?(-([0-9]+)k)?$ ]] || return 1
+  WL_TLS=""
+  [[ -n ${BASH_REMATCH[1]} ]] && WL_TLS=tls
   WL_CLOSE=""
-  [[ ${BASH_REMATCH[1]} == churn ]] && WL_CLOSE=close
-  WL_CONNS=${BASH_REMATCH[3]:-$CONNS}
+  [[ ${BASH_REMATCH[2]} == churn ]] && WL_CLOSE=close
+  WL_CONNS=${BASH_REMATCH[4]:-$CONNS}
   WL_BYTES=64
-  [[ -n ${BASH_REMATCH[5]} ]] && WL_BYTES=$((10#${BASH_REMATCH[5]} * 1024))
+  [[ -n ${BASH_REMATCH[6]} ]] && WL_BYTES=$((10#${BASH_REMATCH[6]} * 1024))
   return 0
 }
-has_http() { local w; for w in $1; do http_spec "$w" && return 0; done; return 1; }
+# has_http WORKLOADS [tls|plain]: whether any HTTP workload (over TLS only, or plain only) is in the list.
+has_http() {
+  local w
+  for w in $1; do
+    http_spec "$w" || continue
+    case ${2:-} in tls) [[ -n $WL_TLS ]] && return 0 ;; plain) [[ -z $WL_TLS ]] && return 0 ;; *) return 0 ;; esac
+  done
+  return 1
+}
 # What runs: WORKLOADS, and VARIANT_WORKLOADS when there are variant rows.
 RUN_WORKLOADS=$WORKLOADS
 ((${#VROWS[@]} == 0)) || RUN_WORKLOADS+=" $VARIANT_WORKLOADS"
@@ -172,7 +187,7 @@ for w in $RUN_WORKLOADS; do
     ((WL_CONNS >= 1 && WL_CONNS <= 5000 && WL_BYTES <= 16 * 1024 * 1024)) \
       || { echo "WORKLOADS: $w: 1 to 5000 connections and at most 16384k, please" >&2; exit 2; }
   elif [[ ! $w =~ ^(bulk|idle|scale)$ ]]; then
-    echo "WORKLOADS: unknown workload '$w' (rr|churn[-c<N>][-<K>k], bulk, idle, scale)" >&2; exit 2
+    echo "WORKLOADS: unknown workload '$w' ([tls-]rr|churn[-c<N>][-<K>k], bulk, idle, scale)" >&2; exit 2
   fi
 done
 # Body sizes the nginx backend serves: 64 B (prewarm, scale, profile) and every size a workload asks for.
@@ -328,7 +343,7 @@ print(json.dumps({k: v for k, v in sorted(os.environ.items()) if k.startswith("F
   specs=()
   for w in $RUN_WORKLOADS; do
     if http_spec "$w" && [[ " ${specs[*]} " != *" $w "* ]]; then
-      specs+=("$w" "$WL_CONNS" "$WL_BYTES" "${WL_CLOSE:-keep-alive}")
+      specs+=("$w" "$WL_CONNS" "$WL_BYTES" "${WL_TLS:+TLS }${WL_CLOSE:-keep-alive}")
     fi
   done
   echo "\"http_workloads\": $($PY -c 'import json, sys; a = sys.argv[1:]
@@ -373,11 +388,31 @@ for b in $BODY_SIZES; do
   got=$(curl -sf --max-time 5 "http://127.0.0.1:$HTTP_PORT/$b" | wc -c)
   [[ $got == "$b" ]] || { log "backend nginx serves $got bytes for /$b, not $b"; exit 1; }
 done
+if has_http "$RUN_WORKLOADS" tls; then
+  # One certificate for every proxy: EC P-256, as the tests use; the key in PKCS#8 (what Ferry reads), and the
+  # concatenation HAProxy's "crt" wants.
+  TLS_DIR=$RUN/tls
+  mkdir -p "$TLS_DIR"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TLS_DIR/key.pem" \
+    -out "$TLS_DIR/cert.pem" -days 2 -subj /CN=bench.ferry -addext "subjectAltName=DNS:bench.ferry,IP:127.0.0.1" \
+    >"$TLS_DIR/openssl.log" 2>&1 || { log "openssl could not make the bench certificate"; exit 1; }
+  cat "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem" > "$TLS_DIR/haproxy.pem"
+  printf 'tls:\n  mode: terminate\n  certificate: %s\n  key: %s\n' "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem" \
+    > "$TLS_DIR/ferry.yaml"
+fi
 
 # ------------------------------------------------------------------------------------------ proxies
-# start_proxy ROW UPSTREAM_PORT [extra JVM flags]: starts the row's proxy (not for direct); sets PROXY_SID.
+# start_proxy ROW UPSTREAM_PORT [extra JVM flags] [tls]: starts the row's proxy (not for direct), terminating TLS
+# with the bench certificate when "tls"; sets PROXY_SID.
 start_proxy() {
-  local row=$1 up=$2 extra=${3:-} port=${PPORT[$1]}
+  local row=$1 up=$2 extra=${3:-} tls=${4:-} port=${PPORT[$1]}
+  local hbind="" nlisten="" ntls="" fconf=()
+  if [[ -n $tls ]]; then
+    hbind=" ssl crt $TLS_DIR/haproxy.pem"
+    nlisten=" ssl"
+    ntls=$'\n    ssl_certificate '$TLS_DIR/cert.pem$';\n    ssl_certificate_key '$TLS_DIR/key.pem$';'
+    fconf=(--config "$TLS_DIR/ferry.yaml")
+  fi
   case $row in
     haproxy|haproxy-splice)
       # haproxy-splice: the same plus kernel splicing (HAPROXY_SPLICE options), and maxpipes, because HAProxy
@@ -397,7 +432,7 @@ defaults
   timeout client 1h
   timeout server 1h$df
 frontend fe
-  bind 127.0.0.1:$port
+  bind 127.0.0.1:$port$hbind
   default_backend be
 backend be
   server s1 127.0.0.1:$up
@@ -414,7 +449,7 @@ error_log $RUN/nginx-stream/error.log warn;
 events { worker_connections 10000; }
 stream {
   server {
-    listen 127.0.0.1:$port backlog=4096;
+    listen 127.0.0.1:$port$nlisten backlog=4096;$ntls
     proxy_pass 127.0.0.1:$up;
     proxy_timeout 1h;
   }
@@ -437,7 +472,7 @@ EOF
         FERRY_ACCESS_LOG=false FERRY_ECHO_ENABLED=false FERRY_LISTEN_HOST=127.0.0.1 FERRY_LISTEN_PORT="$port" \
         FERRY_ADMIN_HOST=127.0.0.1 FERRY_ADMIN_PORT="$FERRY_ADMIN" FERRY_UPSTREAMS="127.0.0.1:$up" \
         FERRY_JAR="$(row_jar "$row")" JAVA_OPTS="$opts" ${venv[@]+"${venv[@]}"} ${inst[@]+"${inst[@]}"} \
-        "$LAUNCHER" ;;
+        "$LAUNCHER" ${fconf[@]+"${fconf[@]}"} ;;
   esac
   PROXY_SID=$STARTED_PID
   wait_port "$port" || { log "$row did not listen on $port"; tail -5 "$RUN/$row.err" >&2; return 1; }
@@ -492,12 +527,15 @@ WRK_CPU=$LOAD_CPU
 WRK_THREADS=$THREADS
 WRK_CONNS=$CONNS
 WRK_BYTES=64
+# http, or https for the tls-* workloads (wrk verifies no certificate and resumes no session: with Connection: close
+# every request is a full handshake).
+WRK_SCHEME=http
 wrk_run() { # PORT SECONDS OUTFILE [close]
   local hdr=() pin=()
   [[ ${4:-} == close ]] && hdr=(-H "Connection: close")
   [[ -n $WRK_CPU ]] && pin=(taskset -c "$WRK_CPU")
   ${pin[@]+"${pin[@]}"} timeout $(($2 + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNS" -d"$2s" --latency \
-    ${hdr[@]+"${hdr[@]}"} "http://127.0.0.1:$1/$WRK_BYTES" > "$3" 2>&1 || true
+    ${hdr[@]+"${hdr[@]}"} "$WRK_SCHEME://127.0.0.1:$1/$WRK_BYTES" > "$3" 2>&1 || true
 }
 
 iperf_run() { # PORT STREAMS OUTFILE
@@ -505,19 +543,22 @@ iperf_run() { # PORT STREAMS OUTFILE
     -t $((DURATION + 1)) -O 1 -J > "$3" 2>"$3.err" || true
 }
 
-http_workloads() { # ROW ROUND
-  local row=$1 round=$2 port cpu
+http_workloads() { # ROW ROUND [tls]: the plain HTTP workloads, or with "tls" the tls-* ones
+  local row=$1 round=$2 tls=${3:-} port cpu
+  local WRK_SCHEME=http pfx=""
+  [[ -n $tls ]] && WRK_SCHEME=https pfx=tls-
   port=$(target_port "$row" "$HTTP_PORT")
   if [[ $row == ferry* && $FERRY_PREWARM -gt 0 ]]; then
-    wrk_run "$port" "$FERRY_PREWARM" "$D/prewarm-churn.txt" close
-    wrk_run "$port" "$FERRY_PREWARM" "$D/prewarm-rr.txt"
+    wrk_run "$port" "$FERRY_PREWARM" "$D/${pfx}prewarm-churn.txt" close
+    wrk_run "$port" "$FERRY_PREWARM" "$D/${pfx}prewarm-rr.txt"
   fi
   local wl got
   for wl in $WORKLOADS; do
     http_spec "$wl" || continue
+    [[ $WL_TLS == "$tls" ]] || continue
     local WRK_CONNS=$WL_CONNS WRK_BYTES=$WL_BYTES close=$WL_CLOSE
     # The whole body through this proxy, once, before it is measured (wrk counts responses, not their bytes).
-    got=$(curl -s --max-time 5 "http://127.0.0.1:$port/$WRK_BYTES" | wc -c)
+    got=$(curl -sk --max-time 5 "$WRK_SCHEME://127.0.0.1:$port/$WRK_BYTES" | wc -c)
     [[ $got == "$WRK_BYTES" ]] || log "  !!! $row $wl: /$WRK_BYTES came back as $got bytes through the proxy"
     wrk_run "$port" "$WARMUP" "$D/$wl.warmup.txt" $close
     sleep 0.5
@@ -697,10 +738,17 @@ for round in $(seq 1 "$REPEAT"); do
     D=$OUT/r$round/$row; mkdir -p "$D"
     WORKLOADS=$ALL_WORKLOADS
     [[ $row == ferry-* ]] && WORKLOADS=$VARIANT_WORKLOADS
-    if has_http "$WORKLOADS"; then
+    if has_http "$WORKLOADS" plain; then
       [[ $row != direct ]] && start_proxy "$row" "$HTTP_PORT"
       http_workloads "$row" "$round"
       [[ $row != direct ]] && stop_proxy
+    fi
+    # Over TLS, the proxy terminates it (a process of its own, started for these workloads): not direct (nothing to
+    # terminate) and not haproxy-splice (HAProxy cannot splice what it decrypts).
+    if has_http "$WORKLOADS" tls && [[ $row != direct && $row != haproxy-splice ]]; then
+      start_proxy "$row" "$HTTP_PORT" "" tls
+      http_workloads "$row" "$round" tls
+      stop_proxy
     fi
     if [[ " $WORKLOADS " == *" bulk "* ]]; then
       [[ $row != direct ]] && start_proxy "$row" "$IPERF_PORT"

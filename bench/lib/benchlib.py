@@ -304,7 +304,12 @@ def emit(path, **kv):
 ROWS = ["direct", "haproxy", "haproxy-splice", "nginx-stream", "ferry"]
 # The peers a "best peer" figure is taken from (issue #4's targets: the better of HAProxy and nginx stream).
 PEERS = ("haproxy", "nginx-stream")
-HTTP_WL = re.compile(r"^(rr|churn)(-c\d+)?(-\d+k)?$")
+HTTP_WL = re.compile(r"^(tls-)?(rr|churn)(-c\d+)?(-\d+k)?$")
+
+
+def keepalive(wl):
+    """True for a keep-alive workload (rr, tls-rr...: requests), false for churn (connections, over TLS handshakes)."""
+    return re.sub(r"^tls-", "", wl).startswith("rr")
 # key, label, workload, higher-is-better (None: no better), format
 BULK_FIGS = [
     ("gbps", "bulk 1 stream Gbit/s", "bulk1", True, "{:.2f}"),
@@ -331,7 +336,7 @@ def http_workloads(rows, meta):
 
 def http_figs(wl):
     """Throughput, p99 beside it, proxy CPU and per core-second for one keep-alive (rr...) or churn workload."""
-    unit = "req" if wl.startswith("rr") else "conn"
+    unit = "req" if keepalive(wl) else "conn"
     figs = [("rps", "%s %s/s" % (wl, unit), wl, True, "{:,.0f}")]
     if unit == "req":
         figs.append(("p50_ms", "%s p50 ms" % wl, wl, False, "{:.3f}"))
@@ -343,7 +348,7 @@ def http_figs(wl):
 def figs(http):
     """Every figure of the main table: each HTTP workload's, bulk, context switches, idle."""
     out = [f for wl in http for f in http_figs(wl)] + BULK_FIGS
-    out += [("cs_per", "%s proxy ctx switches per %s" % (wl, "req" if wl.startswith("rr") else "conn"), wl, False,
+    out += [("cs_per", "%s proxy ctx switches per %s" % (wl, "req" if keepalive(wl) else "conn"), wl, False,
              "{:.2f}") for wl in http]
     return out + IDLE_FIGS
 

@@ -11,13 +11,16 @@ import dev.ferry.config.UpstreamAddress;
 import dev.ferry.config.WeightedUpstream;
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.metrics.NettyLeakHook;
+import dev.ferry.proxy.DescriptorBudget;
 import dev.ferry.proxy.EchoUpstreamVerticle;
 import dev.ferry.proxy.ListenerVerticle;
 import dev.ferry.proxy.ProxyContext;
 import dev.ferry.proxy.Route;
+import dev.ferry.proxy.ServerTls;
 import dev.ferry.upstream.UpstreamPool;
 import dev.ferry.registry.ConnectionRegistryVerticle;
 import dev.ferry.registry.LocalCodec;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.DeploymentOptions;
@@ -64,10 +67,15 @@ public final class Ferry {
   private Future<Void> shutdown;
   // Reload (issue #5): set only when started from a file with configured upstreams; closed first on shutdown.
   private ConfigWatcher watcher;
+  /** How often certificate files are checked for a change: the config file's scan period. */
+  private final Duration certificateScan;
+  private long certificateTimer = -1;
 
-  private Ferry(FerryOptions options, Vertx vertx, PrometheusMeterRegistry meterRegistry, TransportChoice transport) {
+  private Ferry(FerryOptions options, Vertx vertx, PrometheusMeterRegistry meterRegistry, TransportChoice transport,
+                Duration certificateScan) {
     this.transport = transport;
     this.options = options;
+    this.certificateScan = certificateScan;
     this.vertx = vertx;
     this.meterRegistry = meterRegistry;
     this.metrics = new FerryMetrics(meterRegistry);
@@ -91,7 +99,7 @@ public final class Ferry {
 
   /** {@link #start(FerryOptions, String)} with the file re-read every {@code reloadScanPeriod}. */
   public static Future<Ferry> start(FerryOptions options, String configPath, Duration reloadScanPeriod) {
-    return launch(options).map(ferry -> ferry.watch(configPath, reloadScanPeriod));
+    return launch(options, reloadScanPeriod).map(ferry -> ferry.watch(configPath, reloadScanPeriod));
   }
 
   private synchronized Ferry watch(String configPath, Duration scanPeriod) {
@@ -102,8 +110,11 @@ public final class Ferry {
     return this;
   }
 
-  private static Future<Ferry> launch(FerryOptions options) {
+  private static Future<Ferry> launch(FerryOptions options, Duration scanPeriod) {
     PrometheusMeterRegistry meterRegistry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    // process_files_open_files and process_files_max_files: Vert.x's JVM meters do not include them, and every
+    // connection costs two descriptors (DescriptorBudget). Micrometer's names, which common dashboards know.
+    new FileDescriptorMetrics().bindTo(meterRegistry);
     TransportChoice transport = TransportChoice.of(options.transport());
     VertxOptions vertxOptions = new VertxOptions()
       // Registry shards share the listeners' event loops: a lifecycle message between a listener and the shard on
@@ -125,7 +136,9 @@ public final class Ferry {
       .withMetrics(new MicrometerMetricsFactory(meterRegistry))
       .withTransport(transport.transport())
       .build();
-    Ferry ferry = new Ferry(options, vertx, meterRegistry, transport);
+    Ferry ferry = new Ferry(options, vertx, meterRegistry, transport,
+      scanPeriod == null || scanPeriod.isZero() || scanPeriod.isNegative() ? ConfigWatcher.DEFAULT_SCAN_PERIOD
+        : scanPeriod);
     CompletableFuture<Ferry> started = new CompletableFuture<>();
     ferry.deploy().onComplete(ar -> {
       if (ar.succeeded()) {
@@ -155,7 +168,12 @@ public final class Ferry {
     transport.log(options.transport());
     boolean epoll = transport.actual() == TransportMode.EPOLL;
     for (RouteOptions route : options.routes()) {
-      if (route.splice() && !epoll) {
+      if (route.splice() && route.tlsEngine()) {
+        // Only inherited: a splice: true written beside TLS is refused by the configuration.
+        log.warn("conn=- route {}: splice: true (from the top level) does not apply: its bytes pass through a TLS "
+          + "engine ({}), so they are relayed through buffers", route.name(),
+          route.tls().terminates() ? "tls.mode terminate" : "upstream-tls");
+      } else if (route.splice() && !epoll) {
         log.warn("conn=- route {}: splice: true needs native epoll, the transport is {}; bytes are relayed through "
           + "buffers instead", route.name(), transport.actual().configValue());
       } else if (route.splice()) {
@@ -167,7 +185,15 @@ public final class Ferry {
     NettyLeakHook.attach(metrics);
     AtomicInteger shard = new AtomicInteger();
     return deployEcho().compose(echoAddress -> {
-      proxy = new ProxyContext(options, metrics, routes(echoAddress), transport.actual());
+      // Before the listeners bind: what is open now is the JVM's and Vert.x's own (DescriptorBudget).
+      DescriptorBudget descriptors = DescriptorBudget.ofThisProcess(options, echoAddress != null);
+      if (descriptors.lowered()) {
+        log.warn("conn=- {}", descriptors.describe());
+      } else {
+        log.info("conn=- {}", descriptors.describe());
+      }
+      proxy = new ProxyContext(options, metrics, routes(echoAddress), transport.actual(), descriptors);
+      watchCertificates();
       return vertx.deployVerticle(() -> new ConnectionRegistryVerticle(shard.getAndIncrement(), metrics,
           options.registry().releaseTimeout(), options.registry().watchdogInterval(), options.accessLog()),
         new DeploymentOptions().setInstances(options.registry().shards()));
@@ -195,15 +221,49 @@ public final class Ferry {
     });
   }
 
-  /** Each route at run time, with its pool: its own upstreams, or the embedded echo upstream when it has none. */
+  /**
+   * Each route at run time, with its pool: its own upstreams, or the embedded echo upstream when it has none. A
+   * certificate or key that does not load fails the start with a {@link dev.ferry.config.ConfigException}.
+   */
   private List<Route> routes(UpstreamAddress echoAddress) {
     List<Route> routes = new ArrayList<>();
-    for (RouteOptions route : options.routes()) {
+    for (int i = 0; i < options.routes().size(); i++) {
+      RouteOptions route = options.routes().get(i);
       boolean toEcho = route.pool().upstreams().isEmpty();
       PoolOptions pool = toEcho ? route.pool().withUpstreams(List.of(WeightedUpstream.of(echoAddress))) : route.pool();
-      routes.add(ProxyContext.route(route, new UpstreamPool(route.name(), pool, meterRegistry), toEcho, metrics));
+      routes.add(ProxyContext.route(route, new UpstreamPool(route.name(), pool, meterRegistry), toEcho, metrics,
+        options.shorthand() ? "" : "routes[" + i + "]."));
     }
     return routes;
+  }
+
+  /**
+   * Every scan period, the certificate files of each {@code tls.mode: terminate} route are read on a worker thread,
+   * and a changed, valid pair serves new handshakes ({@link ServerTls#reloadIfChanged}). One check at a time.
+   */
+  private void watchCertificates() {
+    List<ServerTls> tls = proxy.routes().stream().map(Route::serverTls).filter(java.util.Objects::nonNull).toList();
+    if (tls.isEmpty()) {
+      return;
+    }
+    log.info("conn=- certificates: checking {} route(s)' files every {} ms", tls.size(), certificateScan.toMillis());
+    certificateTimer = vertx.setTimer(certificateScan.toMillis(), t -> checkCertificates(tls));
+  }
+
+  private void checkCertificates(List<ServerTls> tls) {
+    vertx.executeBlocking(() -> {
+      tls.forEach(ServerTls::reloadIfChanged);
+      return null;
+    }, false).onComplete(ar -> {
+      if (ar.failed()) {
+        log.error("conn=- certificates: the check failed", ar.cause());
+      }
+      synchronized (this) {
+        if (shutdown == null) {
+          certificateTimer = vertx.setTimer(certificateScan.toMillis(), t -> checkCertificates(tls));
+        }
+      }
+    });
   }
 
   /** Starts the embedded echo upstream when a route has no upstreams of its own; its address, or null. */
@@ -232,6 +292,9 @@ public final class Ferry {
     ready.set(false);
     if (watcher != null) {
       watcher.close();
+    }
+    if (certificateTimer >= 0) {
+      vertx.cancelTimer(certificateTimer);
     }
     log.info("conn=- shutting down: draining for up to {} ms", options.drainTimeout().toMillis());
     CompletableFuture<Void> stopped = new CompletableFuture<>();

@@ -101,6 +101,11 @@ public final class Main {
       return EXIT_OK;
     } catch (Exception e) {
       Throwable cause = e.getCause() != null ? e.getCause() : e;
+      if (cause instanceof ConfigException bad) {
+        // What only loading can tell: a certificate or key that does not parse, a key of another certificate.
+        log.error("conn=- ferry: invalid configuration: {}", bad.getMessage());
+        return EXIT_BAD_CONFIG;
+      }
       log.error("conn=- ferry: start-up failed: {}", cause.toString());
       return EXIT_START_FAILED;
     }

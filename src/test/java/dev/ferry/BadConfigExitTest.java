@@ -41,7 +41,7 @@ class BadConfigExitTest {
   void exitsWithStatus2AndOneMessageNamingTheKey(String description, String yaml, String message) throws Exception {
     Path file = dir.resolve("ferry.yaml");
     if (yaml != null) {
-      Files.writeString(file, yaml);
+      Files.writeString(file, yaml.replace("$FILE", file.toString()));
     }
     Ferry[] running = new Ferry[1];
 

@@ -108,6 +108,48 @@ final class ConfigReader {
   }
 
   /**
+   * One of an enum's config values ({@code fromConfig}); {@code false} reads as {@code off}, since YAML 1.1 (the
+   * parser vertx-config-yaml uses) turns a bare {@code off} into a boolean.
+   */
+  static <E extends Enum<E>> E choice(Object value, String key, java.util.function.Function<String, E> fromConfig) {
+    if (value == null) {
+      return null;
+    }
+    Object text = Boolean.FALSE.equals(value) ? "off" : value;
+    if (!(text instanceof String)) {
+      try {
+        fromConfig.apply(null);
+      } catch (IllegalArgumentException e) {
+        throw new ConfigException(key, e.getMessage().replace("got null", "got " + Values.describe(value)));
+      }
+    }
+    try {
+      return fromConfig.apply((String) text);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(key, e.getMessage());
+    }
+  }
+
+  /** A list of strings; the key of an entry is {@code key[i]}. */
+  static List<String> strings(Object value, String key) {
+    if (value == null) {
+      return null;
+    }
+    if (!(value instanceof JsonArray array)) {
+      throw new ConfigException(key, "must be a list of strings, got " + Values.describe(value));
+    }
+    List<String> result = new ArrayList<>(array.size());
+    for (int i = 0; i < array.size(); i++) {
+      Object entry = array.getValue(i);
+      if (!(entry instanceof String s)) {
+        throw new ConfigException(key + "[" + i + "]", "must be a string, got " + Values.describe(entry));
+      }
+      result.add(s);
+    }
+    return result;
+  }
+
+  /**
    * A duration: integer milliseconds or {@code <digits><ms|s|m|h>}. A negative one is refused here, with the text as
    * written; whether 0 is allowed is the rule of the options type that holds it.
    */

@@ -70,9 +70,11 @@ public record FerryOptions(AdminOptions admin, int instances, TransportMode tran
         throw new ConfigException(at + "name", "duplicate of routes[" + first + "].name, got " + Values.quote(r.name()));
       }
       for (int j = 0; j < i; j++) {
-        if (sameAddress(r.listen(), routes.get(j).listen())) {
+        RouteOptions other = routes.get(j);
+        if (sameAddress(r.listen(), other.listen()) && !SharedAddresses.mayShare(r, other)) {
           throw new ConfigException(at + "listen", "the same address as routes[" + j + "].listen ("
-              + routes.get(j).listen() + "), got " + r.listen());
+              + other.listen() + "), got " + r.listen() + "; only routes with tls.mode passthrough may share an "
+              + "address (each taking its own sni names), on the same host and a fixed port");
         }
       }
       if (r.pool().upstreams().isEmpty() && !echo.enabled()) {
@@ -91,6 +93,7 @@ public record FerryOptions(AdminOptions admin, int instances, TransportMode tran
             + Values.formatDuration(registry.releaseTimeout()));
       }
     }
+    SharedAddresses.check(routes);
   }
 
   /** Two listening addresses collide on one port unless both name different specific hosts (port 0 never does). */
@@ -174,7 +177,9 @@ public record FerryOptions(AdminOptions admin, int instances, TransportMode tran
     List<RouteOptions> routes = new ArrayList<>();
     Object given = json.getValue("routes");
     if (given == null) {
-      routes.add(RouteOptions.fromJson(defaults, "", RouteOptions.DEFAULT_NAME));
+      RouteOptions r = RouteOptions.fromJson(defaults, "", RouteOptions.DEFAULT_NAME);
+      checkSpliceWithTls(defaults, r, "");
+      routes.add(r);
     } else {
       if (!(given instanceof JsonArray list)) {
         throw new ConfigException("routes", "must be a list of route mappings, got " + Values.describe(given));
@@ -185,7 +190,7 @@ public record FerryOptions(AdminOptions admin, int instances, TransportMode tran
         }
       }
       // The defaults are checked where they are written, so that a bad one is named at the top level.
-      RouteOptions.fromJson(defaults, "", RouteOptions.DEFAULT_NAME);
+      checkSpliceWithTls(defaults, RouteOptions.fromJson(defaults, "", RouteOptions.DEFAULT_NAME), "");
       for (int i = 0; i < list.size(); i++) {
         String at = "routes[" + i + "]";
         if (!(list.getValue(i) instanceof JsonObject route)) {
@@ -195,12 +200,27 @@ public record FerryOptions(AdminOptions admin, int instances, TransportMode tran
         if (route.getValue("name") == null) {
           throw new ConfigException(at + ".name", "must be set");
         }
-        routes.add(RouteOptions.fromJson(merge(defaults.copy(), route), at, null));
+        RouteOptions r = RouteOptions.fromJson(merge(defaults.copy(), route), at, null);
+        checkSpliceWithTls(route, r, at + ".");
+        routes.add(r);
       }
     }
     return new FerryOptions(admin, instances == null ? 0 : instances,
         transport == null ? TransportMode.AUTO : transport, registry,
         drain == null ? DEFAULT_DRAIN_TIMEOUT : drain, echo, access == null || access, limits, routes, given == null);
+  }
+
+  /**
+   * A mapping that asks for {@code splice: true} itself, on a route whose bytes pass through a TLS engine, is a
+   * contradiction written in one place: refused. A {@code splice: true} the route only inherits from the top level is
+   * a default that does not apply to it: Ferry warns at start-up and relays through buffers.
+   */
+  private static void checkSpliceWithTls(JsonObject mapping, RouteOptions route, String at) {
+    if (Boolean.TRUE.equals(mapping.getValue("splice")) && route.tlsEngine()) {
+      throw new ConfigException(at + "splice", "cannot be true on a route whose bytes pass through a TLS engine ("
+          + (route.tls().terminates() ? "tls.mode terminate" : "upstream-tls.enabled") + "): splice(2) would move "
+          + "them past it");
+    }
   }
 
   /** The top level's route keys: the one route of the shorthand, or every route's defaults. */

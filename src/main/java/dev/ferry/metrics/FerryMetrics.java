@@ -1,5 +1,7 @@
 package dev.ferry.metrics;
 
+import dev.ferry.vocabulary.AcceptErrorCause;
+import dev.ferry.vocabulary.AdminCloseCause;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.LeakKind;
@@ -42,6 +44,8 @@ public final class FerryMetrics {
   private final Map<CloseReason, Counter> prevented = new EnumMap<>(CloseReason.class);
   private final Map<LeakKind, Counter> doubleFreeDetected = new EnumMap<>(LeakKind.class);
   private final Map<LeakKind, Counter> leaks = new EnumMap<>(LeakKind.class);
+  private final Map<AdminCloseCause, Counter> adminClosed = new EnumMap<>(AdminCloseCause.class);
+  private final Map<AcceptErrorCause, Counter> acceptErrors = new EnumMap<>(AcceptErrorCause.class);
   private final Map<String, RouteMeters> routes = new ConcurrentHashMap<>();
   private final List<HeldBuffers> ledgers = new CopyOnWriteArrayList<>();
 
@@ -65,6 +69,16 @@ public final class FerryMetrics {
       prevented.put(reason, Counter.builder(MetricNames.DOUBLE_FREE_PREVENTED)
         .description("Close requests suppressed because an earlier one already won")
         .tag(MetricNames.TAG_REASON, reason.label()).register(registry));
+    }
+    for (AdminCloseCause cause : AdminCloseCause.values()) {
+      adminClosed.put(cause, Counter.builder(MetricNames.ADMIN_CONNECTIONS_CLOSED)
+        .description("Admin connections Ferry closed itself: over the cap, no whole request in time, idle")
+        .tag(MetricNames.TAG_CAUSE, cause.label()).register(registry));
+    }
+    for (AcceptErrorCause cause : AcceptErrorCause.values()) {
+      acceptErrors.put(cause, Counter.builder(MetricNames.ACCEPT_ERRORS)
+        .description("Failed accepts on the listening sockets, by cause")
+        .tag(MetricNames.TAG_CAUSE, cause.label()).register(registry));
     }
     Gauge.builder(MetricNames.BUFFERS_HELD, this, m -> m.sum(HeldBuffers::buffersHeld))
       .description("Pooled buffers held by Ferry's own code outside Netty").register(registry);
@@ -104,6 +118,16 @@ public final class FerryMetrics {
     open.incrementAndGet();
   }
 
+  /** A connection whose route is not final yet was accepted: open, and counted in a route once it is final. */
+  public void accepted() {
+    open.incrementAndGet();
+  }
+
+  /** The route of a connection counted by {@link #accepted()} is final. */
+  public void routeOpened(String route) {
+    route(route).opened();
+  }
+
   public void closing() {
     closing.incrementAndGet();
   }
@@ -131,6 +155,22 @@ public final class FerryMetrics {
 
   public void leakDetected(LeakKind kind) {
     leaks.get(kind).increment();
+  }
+
+  public void acceptError(AcceptErrorCause cause) {
+    acceptErrors.get(cause).increment();
+  }
+
+  public long acceptErrorsTotal(AcceptErrorCause cause) {
+    return (long) acceptErrors.get(cause).count();
+  }
+
+  public void adminConnectionClosed(AdminCloseCause cause) {
+    adminClosed.get(cause).increment();
+  }
+
+  public long adminConnectionsClosedTotal(AdminCloseCause cause) {
+    return (long) adminClosed.get(cause).count();
   }
 
   public long spliceStartedTotal(Direction direction) {

@@ -58,6 +58,33 @@ public final class MetricNames {
   /** {@code ferry_route_panic_entries_total{route}}: times the pool entered panic. */
   public static final String ROUTE_PANIC_ENTRIES = "ferry.route.panic.entries";
 
+  /**
+   * {@code ferry_accept_errors_total{cause}}: failed accepts on the listening sockets ({@code too_many_open_files}:
+   * out of descriptors; {@code other}).
+   */
+  public static final String ACCEPT_ERRORS = "ferry.accept.errors";
+
+  // The admin port's own connections.
+  /**
+   * {@code ferry_admin_connections_closed_total{cause}}: admin connections Ferry closed itself: over
+   * {@code admin.max-connections}, no whole request within {@code admin.request-timeout}, or idle past
+   * {@code admin.idle-timeout}.
+   */
+  public static final String ADMIN_CONNECTIONS_CLOSED = "ferry.admin.connections.closed";
+
+  // What comes before the bytes (dev.ferry.proxy's preamble): PROXY protocol headers, ClientHellos, TLS.
+  /**
+   * {@code ferry_protocol_errors_total{route,cause}}: PROXY protocol headers or passthrough ClientHellos that ended
+   * their connection ({@code PROTOCOL_ERROR}), by cause.
+   */
+  public static final String PROTOCOL_ERRORS = "ferry.protocol.errors";
+  /** {@code ferry_tls_errors_total{route,side,cause}}: TLS failures that ended their connection ({@code TLS_ERROR}). */
+  public static final String TLS_ERRORS = "ferry.tls.errors";
+  /** {@code ferry_tls_certificate_expiry_seconds{route}}: the end of validity of the route's certificate, Unix time. */
+  public static final String TLS_CERTIFICATE_EXPIRY = "ferry.tls.certificate.expiry";
+  /** {@code ferry_tls_certificate_reloads_total{route,outcome}}: changed certificate files loaded, or refused. */
+  public static final String TLS_CERTIFICATE_RELOADS = "ferry.tls.certificate.reloads";
+
   public static final String TAG_REASON = "reason";
   public static final String TAG_SIDE = "side";
   public static final String TAG_KIND = "kind";
@@ -66,6 +93,7 @@ public final class MetricNames {
   public static final String TAG_ROUTE = "route";
   public static final String TAG_UPSTREAM = "upstream";
   public static final String TAG_RESULT = "result";
+  public static final String TAG_CAUSE = "cause";
 
   private MetricNames() {
   }

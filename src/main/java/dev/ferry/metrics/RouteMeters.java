@@ -3,8 +3,11 @@ package dev.ferry.metrics;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.Outcome;
+import dev.ferry.vocabulary.ProtocolErrorCause;
 import dev.ferry.vocabulary.Side;
+import dev.ferry.vocabulary.TlsErrorCause;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 
@@ -12,6 +15,7 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The per-connection meters of one route, each labelled {@code route} (a configured name). Every series exists at 0
@@ -38,6 +42,12 @@ public final class RouteMeters {
   private final Timer duration;
   private final Timer connectOk;
   private final Timer connectFailed;
+  private final Map<ProtocolErrorCause, Counter> protocolErrors = new EnumMap<>(ProtocolErrorCause.class);
+  /** By side ({@code client} or {@code upstream}: Ferry itself speaks no TLS of its own), then cause. */
+  private final Map<Side, Map<TlsErrorCause, Counter>> tlsErrors = new EnumMap<>(Side.class);
+  private final Map<Outcome, Counter> certificateReloads = new EnumMap<>(Outcome.class);
+  /** The served certificate's notAfter in Unix seconds; 0 while the route terminates no TLS. */
+  private final AtomicLong certificateExpiry = new AtomicLong();
 
   RouteMeters(MeterRegistry registry, String route) {
     this.route = route;
@@ -65,6 +75,29 @@ public final class RouteMeters {
       .tag(MetricNames.TAG_ROUTE, route).register(registry);
     this.connectOk = connectTimer(registry, Outcome.SUCCESS);
     this.connectFailed = connectTimer(registry, Outcome.FAILURE);
+    for (ProtocolErrorCause cause : ProtocolErrorCause.values()) {
+      protocolErrors.put(cause, Counter.builder(MetricNames.PROTOCOL_ERRORS)
+        .description("PROXY protocol headers or ClientHellos that ended their connection, by cause")
+        .tags(MetricNames.TAG_ROUTE, route, MetricNames.TAG_CAUSE, cause.label()).register(registry));
+    }
+    for (Side side : new Side[] {Side.CLIENT, Side.UPSTREAM}) {
+      Map<TlsErrorCause, Counter> byCause = new EnumMap<>(TlsErrorCause.class);
+      for (TlsErrorCause cause : TlsErrorCause.values()) {
+        byCause.put(cause, Counter.builder(MetricNames.TLS_ERRORS)
+          .description("TLS failures that ended their connection, by side and cause")
+          .tags(MetricNames.TAG_ROUTE, route, MetricNames.TAG_SIDE, side.label(), MetricNames.TAG_CAUSE, cause.label())
+          .register(registry));
+      }
+      tlsErrors.put(side, byCause);
+    }
+    for (Outcome outcome : Outcome.values()) {
+      certificateReloads.put(outcome, Counter.builder(MetricNames.TLS_CERTIFICATE_RELOADS)
+        .description("Changed certificate files: loaded (success) or refused, the old certificate kept (failure)")
+        .tags(MetricNames.TAG_ROUTE, route, MetricNames.TAG_OUTCOME, outcome.label()).register(registry));
+    }
+    Gauge.builder(MetricNames.TLS_CERTIFICATE_EXPIRY, certificateExpiry, AtomicLong::get).baseUnit("seconds")
+      .description("End of validity (notAfter) of the certificate the route serves, Unix time; 0 without TLS")
+      .tag(MetricNames.TAG_ROUTE, route).register(registry);
   }
 
   private Timer connectTimer(MeterRegistry registry, Outcome outcome) {
@@ -99,6 +132,42 @@ public final class RouteMeters {
 
   public void connectAttempt(boolean success, long nanos) {
     (success ? connectOk : connectFailed).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** A PROXY protocol header or a ClientHello ended a connection. */
+  public void protocolError(ProtocolErrorCause cause) {
+    protocolErrors.get(cause).increment();
+  }
+
+  /** TLS ended a connection on {@code side} ({@code client} or {@code upstream}). */
+  public void tlsError(Side side, TlsErrorCause cause) {
+    Map<TlsErrorCause, Counter> byCause = tlsErrors.get(side);
+    if (byCause == null) {
+      throw new IllegalArgumentException("no TLS on side " + side);
+    }
+    byCause.get(cause).increment();
+  }
+
+  /** Changed certificate files were loaded ({@code success}) or refused ({@code failure}). */
+  public void certificateReload(Outcome outcome) {
+    certificateReloads.get(outcome).increment();
+  }
+
+  /** The certificate the route serves from now on ends its validity at {@code notAfterEpochSeconds}. */
+  public void certificateExpiry(long notAfterEpochSeconds) {
+    certificateExpiry.set(notAfterEpochSeconds);
+  }
+
+  public long protocolErrorsTotal(ProtocolErrorCause cause) {
+    return (long) protocolErrors.get(cause).count();
+  }
+
+  public long tlsErrorsTotal(Side side, TlsErrorCause cause) {
+    return (long) tlsErrors.get(side).get(cause).count();
+  }
+
+  public long certificateReloadsTotal(Outcome outcome) {
+    return (long) certificateReloads.get(outcome).count();
   }
 
   long openedTotal() {

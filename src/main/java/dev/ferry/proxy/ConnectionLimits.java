@@ -6,13 +6,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * One set of admission limits, shared by all listeners: at most {@code maxTotal} connections, and at most
  * {@code maxPerSource} from one client IP address (0 = unlimited). The process has one (its
- * {@code limits.max-connections}), and so has each route. A connection admitted here is given back by
- * {@link #release} exactly once, when its release is acknowledged. Thread-safe.
+ * {@code limits.max-connections}), and so has each route. The two parts are taken separately, because a PROXY
+ * protocol header names the client after the accept ({@link Admission} says which part is taken when); each part
+ * taken is given back exactly once, when the connection's release is acknowledged. Thread-safe.
  */
 final class ConnectionLimits {
-
-  /** Why a client was not admitted, or null. */
-  enum Refusal { TOTAL, SOURCE }
 
   private final int maxTotal;
   private final int maxPerSource;
@@ -33,34 +31,38 @@ final class ConnectionLimits {
     return maxPerSource;
   }
 
-  /** Admits a connection from {@code source} (an IP address), or says which limit refuses it. */
-  Refusal admit(String source) {
+  /** Takes a place in the total; false (nothing taken) when it is full. */
+  boolean admitTotal() {
     int n = total.incrementAndGet();
     if (maxTotal > 0 && n > maxTotal) {
       total.decrementAndGet();
-      return Refusal.TOTAL;
+      return false;
     }
-    if (maxPerSource > 0) {
-      boolean[] admitted = new boolean[1];
-      perSource.compute(source, (k, count) -> {
-        int c = count == null ? 0 : count;
-        if (c >= maxPerSource) {
-          return count;
-        }
-        admitted[0] = true;
-        return c + 1;
-      });
-      if (!admitted[0]) {
-        total.decrementAndGet();
-        return Refusal.SOURCE;
-      }
-    }
-    return null;
+    return true;
   }
 
-  /** Gives back what {@link #admit} took for an admitted connection. */
-  void release(String source) {
+  void releaseTotal() {
     total.decrementAndGet();
+  }
+
+  /** Takes a place among {@code source}'s connections (an IP address); false (nothing taken) when they are full. */
+  boolean admitSource(String source) {
+    if (maxPerSource <= 0) {
+      return true;
+    }
+    boolean[] admitted = new boolean[1];
+    perSource.compute(source, (k, count) -> {
+      int c = count == null ? 0 : count;
+      if (c >= maxPerSource) {
+        return count;
+      }
+      admitted[0] = true;
+      return c + 1;
+    });
+    return admitted[0];
+  }
+
+  void releaseSource(String source) {
     if (maxPerSource > 0) {
       perSource.computeIfPresent(source, (k, count) -> count <= 1 ? null : count - 1);
     }

@@ -1,6 +1,8 @@
 package dev.ferry.proxy;
 
+import dev.ferry.vocabulary.ProtocolErrorCause;
 import dev.ferry.vocabulary.Side;
+import dev.ferry.vocabulary.TlsErrorCause;
 
 /**
  * Where a fault is noticed on the data path ({@link Relay}). The implementation ({@link ProxyConnection}) only
@@ -21,4 +23,10 @@ interface Faults {
 
   /** {@code side}'s channel closed before the release began (after a fault, which is normally reported first). */
   void closed(Side side);
+
+  /** A PROXY protocol header or a ClientHello was late, malformed, truncated, too large, or named no route. */
+  void protocolError(ProtocolErrorCause cause, String detail);
+
+  /** TLS failed on {@code side}: a handshake, an alert, a record. */
+  void tlsError(Side side, TlsErrorCause cause, String detail);
 }

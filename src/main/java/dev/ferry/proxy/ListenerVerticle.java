@@ -3,6 +3,7 @@ package dev.ferry.proxy;
 import dev.ferry.config.FerryOptions;
 import dev.ferry.config.RouteOptions;
 import dev.ferry.config.TransportMode;
+import dev.ferry.config.TlsMode;
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.registry.Addresses;
 import dev.ferry.registry.CloseRequest;
@@ -10,6 +11,7 @@ import dev.ferry.registry.ConnectionInfo;
 import dev.ferry.registry.ConnectionOpened;
 import dev.ferry.registry.ReleaseAck;
 import dev.ferry.registry.ReleaseOrder;
+import dev.ferry.registry.RouteChosen;
 import dev.ferry.upstream.HealthChecker;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.LeakKind;
@@ -60,15 +62,17 @@ public final class ListenerVerticle extends VerticleBase {
 
   private static final Logger log = LoggerFactory.getLogger(ListenerVerticle.class);
 
-  /** One route as this listener serves it: its listening channel and the bootstrap of its upstream connects. */
+  /** One route as this listener serves it: the bootstrap of its upstream connects. */
   static final class Served {
     final Route route;
     final Bootstrap upstreams;
-    /** {@code splice} as configured for the route, when the transport can do it (native epoll). */
+    /**
+     * {@code splice} as configured for the route, when the transport can do it (native epoll) and no TLS engine sits
+     * in the route's pipelines.
+     */
     final boolean splice;
     /** Key prefix of the route's options in messages: none for the shorthand's one route. */
     final String keys;
-    Channel server;
 
     Served(Route route, Bootstrap upstreams, boolean splice, String keys) {
       this.route = route;
@@ -83,7 +87,7 @@ public final class ListenerVerticle extends VerticleBase {
   /** The registry shard addresses, by shard index: built once, used for every lifecycle message. */
   private final String[] registryShards;
   private final Map<Long, ProxyConnection> connections = new HashMap<>();
-  private final List<Served> served = new ArrayList<>();
+  private final List<Listening> listening = new ArrayList<>();
   private final List<HealthChecker> checkers = new ArrayList<>();
   private int index;
   private String address;
@@ -112,7 +116,7 @@ public final class ListenerVerticle extends VerticleBase {
     EventLoop loop = internals.eventLoop();
     MessageConsumer<ReleaseOrder> orders = vertx.eventBus().localConsumer(address, m -> onReleaseOrder(m.body()));
     sweepTimer = vertx.setPeriodic(sweepIntervalMs(options), t -> sweep());
-    List<Future<Channel>> binds = new ArrayList<>();
+    Map<String, List<Served>> byAddress = new java.util.LinkedHashMap<>();
     for (Route route : shared.routes()) {
       RouteOptions ro = route.options();
       Bootstrap upstreams = new Bootstrap()
@@ -124,32 +128,43 @@ public final class ListenerVerticle extends VerticleBase {
         .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
         .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
         .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, ro.connect().timeout().toMillis()));
-      Served s = new Served(route, upstreams, ro.splice() && shared.transport() == TransportMode.EPOLL,
+      Served s = new Served(route, upstreams, ro.splice() && shared.transport() == TransportMode.EPOLL
+        && !ro.tlsEngine(),
         options.shorthand() ? "" : "routes[" + route.name() + "].");
-      served.add(s);
-      // Port 0 means "any": the first listener binds an ephemeral port, the others bind the same one.
-      Future<Integer> port = ro.listen().port() != 0 || index == 0
-        ? Future.succeededFuture(ro.listen().port())
-        : route.boundPortFuture();
-      binds.add(orders.completion()
-        .compose(v -> port)
-        .compose(p -> bind(internals, loop, s, p))
-        .onComplete(ar -> {
-          if (index == 0) {
-            route.bound(ar.map(ch -> ((InetSocketAddress) ch.localAddress()).getPort()));
-          }
-        })
-        .onSuccess(ch -> s.server = ch));
+      // Passthrough routes on one fixed address share its socket (config validation made them fit together).
+      String address = ro.tls().mode() == TlsMode.PASSTHROUGH && ro.listen().port() != 0
+        ? ro.listen().host().toLowerCase(java.util.Locale.ROOT) + "|" + ro.listen().port() : "route|" + route.name();
+      byAddress.computeIfAbsent(address, a -> new ArrayList<>()).add(s);
       if (index == 0 && !route.echo()) {
         HealthChecker checker = new HealthChecker(route.pool(), loop, upstreams);
         checkers.add(checker);
         checker.start();
       }
     }
+    List<Future<Channel>> binds = new ArrayList<>();
+    for (List<Served> routes : byAddress.values()) {
+      Listening l = new Listening(routes);
+      listening.add(l);
+      Route first = routes.get(0).route;
+      // Port 0 means "any": the first listener binds an ephemeral port, the others bind the same one.
+      Future<Integer> port = first.options().listen().port() != 0 || index == 0
+        ? Future.succeededFuture(first.options().listen().port())
+        : first.boundPortFuture();
+      binds.add(orders.completion()
+        .compose(v -> port)
+        .compose(p -> bind(internals, loop, l, p))
+        .onComplete(ar -> {
+          if (index == 0) {
+            routes.forEach(s -> s.route.bound(ar.map(ch -> ((InetSocketAddress) ch.localAddress()).getPort())));
+          }
+        })
+        .onSuccess(ch -> l.server = ch));
+    }
     return Future.all(binds);
   }
 
-  private Future<Channel> bind(VertxInternals internals, EventLoop loop, Served s, int port) {
+  private Future<Channel> bind(VertxInternals internals, EventLoop loop, Listening l, int port) {
+    Served s = l.lead;
     RouteOptions ro = s.route.options();
     boolean reusePort = options.effectiveInstances() > 1;
     ServerBootstrap sb = new ServerBootstrap()
@@ -158,7 +173,8 @@ public final class ListenerVerticle extends VerticleBase {
       .childOption(ChannelOption.AUTO_READ, false)
       .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
       .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
-      .childHandler(new Acceptor(s));
+      .handler(new AcceptErrors(s.route.name(), shared.metrics(), shared.acceptErrorLog()))
+      .childHandler(new Acceptor(l));
     // Only what the listening socket needs. Accepted sockets keep Netty's defaults (TCP_NODELAY on): Vert.x's
     // configure(NetServerOptions) would also set TCP_USER_TIMEOUT, TCP_QUICKACK, TCP_CORK and SO_KEEPALIVE to their
     // defaults, and TCP_NODELAY again, on every accepted socket: 5 setsockopt calls per connection for nothing
@@ -175,8 +191,8 @@ public final class ListenerVerticle extends VerticleBase {
       if (cf.isSuccess()) {
         bound.complete(cf.channel());
       } else {
-        bound.fail(new IllegalStateException("route " + s.route.name() + ": cannot listen on " + ro.listen().host()
-          + ":" + port + ": " + cf.cause().getMessage(), cf.cause()));
+        bound.fail(new IllegalStateException("route " + l.routes.stream().map(r -> r.route.name()).toList() + ": "
+          + "cannot listen on " + ro.listen().host() + ":" + port + ": " + cf.cause().getMessage(), cf.cause()));
       }
     });
     return bound.future();
@@ -185,16 +201,16 @@ public final class ListenerVerticle extends VerticleBase {
   /** The accepted channels' first handler: hands the channel to {@link #accept} and leaves the pipeline. */
   @ChannelHandler.Sharable
   private final class Acceptor extends ChannelInboundHandlerAdapter {
-    private final Served served;
+    private final Listening address;
 
-    Acceptor(Served served) {
-      this.served = served;
+    Acceptor(Listening address) {
+      this.address = address;
     }
 
     @Override
     public void channelRegistered(ChannelHandlerContext ctx) {
       ctx.pipeline().remove(this);
-      accept(ctx.channel(), served);
+      accept(ctx.channel(), address);
       ctx.fireChannelRegistered();
     }
   }
@@ -222,17 +238,30 @@ public final class ListenerVerticle extends VerticleBase {
     return ms > 0 ? ms : Long.MAX_VALUE;
   }
 
-  private void accept(Channel ch, Served s) {
+  /**
+   * Admits a client under the process's limits, and its route's where the route is known and the client is the TCP
+   * peer ({@link Admission}: the rest follows the preamble), and starts its connection; a refusal goes through the
+   * registry as any other end does.
+   */
+  private void accept(Channel ch, Listening address) {
     long id = shared.nextId();
+    Served s = address.lead;
     InetSocketAddress remote = (InetSocketAddress) ch.remoteAddress();
     String source = remote.getAddress().getHostAddress();
-    String refusal = admit(s, source);
+    Admission admission = new Admission(shared.limits(), shared::processLimitDetail);
+    String refusal = admission.admitProcess();
+    if (refusal == null && !address.shared()) {
+      refusal = admission.admitRoute(s.route.limits(), s.keys);
+      if (refusal == null && !s.route.options().proxyProtocol().accepts()) {
+        refusal = admission.admitSource(source, s.keys);
+      }
+    }
     ConnectionInfo info = new ConnectionInfo(id, s.route.name(), source + ":" + remote.getPort(),
       System.currentTimeMillis(), System.nanoTime());
-    ProxyConnection conn = new ProxyConnection(id, this, s, ch, info, source, refusal == null);
+    ProxyConnection conn = new ProxyConnection(id, this, address, s, ch, info, source, admission);
     connections.put(id, conn);
     // Sent before any close request for this id: same sender, same shard, so the registry sees it first.
-    vertx.eventBus().send(registryOf(id), new ConnectionOpened(info, address));
+    vertx.eventBus().send(registryOf(id), new ConnectionOpened(info, this.address, !address.shared()));
     if (refusal == null) {
       if (log.isDebugEnabled()) {
         log.debug("conn={} accepted from {} on route {}, listener {}", id, info.client(), s.route.name(), index);
@@ -242,23 +271,6 @@ public final class ListenerVerticle extends VerticleBase {
       // Refused through the same path as any other end: the registry orders the release, the log line says LIMIT.
       conn.fault(CloseReason.LIMIT, Side.PROXY, refusal);
     }
-  }
-
-  /** Admits a client under the process's limits, then its route's; null when admitted, else why not. */
-  private String admit(Served s, String source) {
-    ConnectionLimits process = shared.limits();
-    if (process.admit(source) != null) {
-      return "over limits.max-connections (" + process.maxTotal() + ")";
-    }
-    ConnectionLimits route = s.route.limits();
-    ConnectionLimits.Refusal refusal = route.admit(source);
-    if (refusal == null) {
-      return null;
-    }
-    process.release(source);
-    return refusal == ConnectionLimits.Refusal.TOTAL
-      ? "over " + s.keys + "limits.max-connections (" + route.maxTotal() + ")"
-      : "over " + s.keys + "limits.max-connections-per-source (" + route.maxPerSource() + ") for " + source;
   }
 
   // ---- called by ProxyConnection (same event loop) ----------------------------------------------------------
@@ -291,12 +303,14 @@ public final class ListenerVerticle extends VerticleBase {
     vertx.eventBus().send(registryOf(id), new CloseRequest(id, reason, side, detail));
   }
 
-  void released(ProxyConnection conn, Served s, int buffersStillHeld) {
+  /** The route of a connection on a shared address is final: the registry counts it in that route now. */
+  void routeChosen(long id) {
+    vertx.eventBus().send(registryOf(id), new RouteChosen(id));
+  }
+
+  void released(ProxyConnection conn, int buffersStillHeld) {
     connections.remove(conn.id());
-    if (conn.admitted()) {
-      shared.limits().release(conn.source());
-      s.route.limits().release(conn.source());
-    }
+    conn.admission().release();
     vertx.eventBus().send(registryOf(conn.id()), new ReleaseAck(conn.id(), buffersStillHeld));
     if (allReleased != null && connections.isEmpty()) {
       allReleased.tryComplete();
@@ -342,10 +356,10 @@ public final class ListenerVerticle extends VerticleBase {
     long backstopMs = drainMs + 1000 + options.routes().stream()
       .mapToLong(r -> r.close().flushTimeout().toMillis() + r.connect().timeout().toMillis()).max().orElse(0);
     List<Future<Void>> closed = new ArrayList<>();
-    for (Served s : served) {
-      if (s.server != null) {
+    for (Listening l : listening) {
+      if (l.server != null) {
         Promise<Void> serverClosed = Promise.promise();
-        s.server.close().addListener(f -> serverClosed.complete());
+        l.server.close().addListener(f -> serverClosed.complete());
         closed.add(serverClosed.future());
       }
     }

@@ -9,15 +9,17 @@ import dev.ferry.upstream.Upstream;
 import dev.ferry.upstream.UpstreamPool;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.ProtocolErrorCause;
 import dev.ferry.vocabulary.Side;
+import dev.ferry.vocabulary.TlsErrorCause;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ConnectTimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.ConnectException;
-import java.nio.channels.NotYetConnectedException;
+import javax.net.ssl.SSLSession;
+import java.net.InetSocketAddress;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
@@ -27,6 +29,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <h2>States</h2>
  * <pre>
+ *  PREAMBLE ──PROXY header, ClientHello or TLS handshake done (routes that have one)──► CONNECTING
  *  CONNECTING ──connected──► ESTABLISHED ──client FIN──► CLIENT_FIN   ──both directions ended──► CLOSED_IN_ORDER
  *      │  (a client FIN here      │      ──upstream FIN──► UPSTREAM_FIN ──both directions ended──►      │
  *      │   waits for the connect) │                                                                     │
@@ -40,9 +43,20 @@ import java.util.concurrent.TimeUnit;
  * <h2>Transitions (stage × event → what happens)</h2>
  * <table>
  *   <tr><th>stage</th><th>event</th><th>action</th><th>next</th></tr>
+ *   <tr><td>PREAMBLE</td><td>PROXY header</td><td>its address is the client (log, limits, source-hash)</td>
+ *       <td>PREAMBLE</td></tr>
+ *   <tr><td>PREAMBLE</td><td>ClientHello chose a route</td><td>the connection becomes the route's: its relay,
+ *       meters, pool</td><td>PREAMBLE</td></tr>
+ *   <tr><td>PREAMBLE</td><td>TLS handshake done</td><td>protocol, cipher, server name recorded</td>
+ *       <td>PREAMBLE</td></tr>
+ *   <tr><td>PREAMBLE</td><td>every step done</td><td>the route's admission (per source after a header); the
+ *       registry counts a shared address's route; the first connect</td><td>CONNECTING</td></tr>
+ *   <tr><td>PREAMBLE</td><td>timeout, malformed, truncated, too large, no route; a TLS failure</td><td>publish
+ *       PROTOCOL_ERROR or TLS_ERROR (counted by cause, once)</td><td>PREAMBLE</td></tr>
  *   <tr><td>CONNECTING</td><td>connected</td><td>link the relays; early bytes and an early FIN go on</td>
  *       <td>ESTABLISHED, CLIENT_FIN after an early FIN</td></tr>
- *   <tr><td>CONNECTING</td><td>connect failed</td><td>next attempt, or publish CONNECT_FAILED / CONNECT_TIMEOUT</td>
+ *   <tr><td>CONNECTING</td><td>connect failed (or its TLS handshake)</td><td>next attempt, or publish
+ *       CONNECT_FAILED / CONNECT_TIMEOUT / TLS_ERROR (upstream)</td>
  *       <td>CONNECTING</td></tr>
  *   <tr><td>CONNECTING</td><td>client FIN</td><td>recorded; the relay holds it until connected</td>
  *       <td>CONNECTING</td></tr>
@@ -62,29 +76,43 @@ import java.util.concurrent.TimeUnit;
  *       <td>same</td></tr>
  * </table>
  * Invariants: fault sites only publish ({@link #fault}); nothing but {@link #release} closes a channel, once, when the
- * registry orders it; the acknowledgement is sent once, when no channel is open and no connect is in flight.
+ * registry orders it (Netty's PROXY header decoder and TLS engine close theirs on a malformed header or a failed
+ * handshake, which the release then finds closed); the acknowledgement is sent once, when no channel is open and no
+ * connect is in flight. No upstream is dialled before the preamble is done: the header names the client that
+ * {@code source-hash} hashes, the ClientHello the route whose pool serves it, and a client that fails its handshake
+ * costs no upstream a connection (HAProxy and nginx also connect after the handshake).
  * <p>
  * Threading: every method runs on the owning listener's event loop, which both channels share.
  */
-final class ProxyConnection implements RelayEvents {
+final class ProxyConnection implements RelayEvents, PreambleEvents {
 
   private static final Logger log = LoggerFactory.getLogger(ProxyConnection.class);
 
-  enum Stage { CONNECTING, ESTABLISHED, CLIENT_FIN, UPSTREAM_FIN, CLOSED_IN_ORDER, RELEASING, RELEASED }
+  enum Stage { PREAMBLE, CONNECTING, ESTABLISHED, CLIENT_FIN, UPSTREAM_FIN, CLOSED_IN_ORDER, RELEASING, RELEASED }
 
   private final long id;
   private final ListenerVerticle owner;
-  private final ListenerVerticle.Served served;
-  private final RouteOptions route;
-  private final UpstreamPool pool;
-  private final RouteMeters meters;
+  // The route: final at accept, but on an address several routes share the ClientHello may change it (routeChosen).
+  private ListenerVerticle.Served served;
+  private RouteOptions route;
+  private UpstreamPool pool;
+  private RouteMeters meters;
   private final Channel client;
   private final ConnectionInfo info;
-  /** The client's IP address: what the limits count and {@code source-hash} hashes. */
-  private final String source;
-  /** Admitted by the connection limits (false: refused with LIMIT, nothing to give back). */
-  private final boolean admitted;
-  private final Relay up;
+  /** The client's IP address: what the limits count and {@code source-hash} hashes (a PROXY header's, if any). */
+  private String source;
+  /** The client and the address it connected to, as a PROXY header named them; null: the socket's own. */
+  private InetSocketAddress headerClient;
+  private InetSocketAddress headerDestination;
+  /** What the connection took of the limits, given back at the release. */
+  private final Admission admission;
+  /** The preamble's handler while it runs (null for a route without one). */
+  private final PreambleHandler preamble;
+  /** The route is chosen after the accept (a shared address): the registry is told when it is. */
+  private final boolean routeLate;
+  /** A fault was published: a later preamble failure is the release's consequence, neither counted nor published. */
+  private boolean endPublished;
+  private Relay up;
   private Relay down;
   private Channel upstream;
   /** The pool's upstream of the connected channel (or of the attempt in flight), or null. */
@@ -93,7 +121,7 @@ final class ProxyConnection implements RelayEvents {
   private final Tried tried = new Tried();
   /** The channel of the connect attempt in flight, or null. */
   private Channel connecting;
-  private Stage stage = Stage.CONNECTING;
+  private Stage stage;
   /** The side whose FIN came first, or null. */
   private Side firstFin;
   private boolean clientClosed;
@@ -109,10 +137,12 @@ final class ProxyConnection implements RelayEvents {
 
   /**
    * @param client the accepted channel, registered on the owner's event loop and not reading yet: its pipeline gets
-   *               the client-to-upstream {@link Relay}, which starts reading once the upstream connects
+   *               the route's preamble, if any, and the client-to-upstream {@link Relay}, which starts reading once the
+   *               upstream connects
+   * @param served the route (on a shared address: its lead, until the ClientHello chooses)
    */
-  ProxyConnection(long id, ListenerVerticle owner, ListenerVerticle.Served served, Channel client, ConnectionInfo info,
-                  String source, boolean admitted) {
+  ProxyConnection(long id, ListenerVerticle owner, Listening address, ListenerVerticle.Served served,
+                  Channel client, ConnectionInfo info, String source, Admission admission) {
     this.id = id;
     this.owner = owner;
     this.served = served;
@@ -122,9 +152,12 @@ final class ProxyConnection implements RelayEvents {
     this.client = client;
     this.info = info;
     this.source = source;
-    this.admitted = admitted;
+    this.admission = admission;
+    this.routeLate = address.shared();
+    this.preamble = PreambleHandler.install(this, client, address, served);
     this.up = newRelay(Direction.UPSTREAM);
     client.pipeline().addLast(up);
+    stage(preamble != null ? Stage.PREAMBLE : Stage.CONNECTING);
     client.closeFuture().addListener(f -> channelGone(Side.CLIENT));
   }
 
@@ -144,12 +177,17 @@ final class ProxyConnection implements RelayEvents {
     return source;
   }
 
-  boolean admitted() {
-    return admitted;
+  Admission admission() {
+    return admission;
   }
 
+  /** Starts the preamble, or the first connect when the route has none. */
   void start() {
-    connect(1);
+    if (preamble != null) {
+      preamble.start();
+    } else {
+      connect(1);
+    }
   }
 
   private boolean releasing() {
@@ -171,6 +209,17 @@ final class ProxyConnection implements RelayEvents {
     // A relay per attempt: a handler belongs to one pipeline, and a failed attempt's channel keeps its own.
     Relay relay = newRelay(Direction.DOWNSTREAM);
     ChannelFuture f = owner.connect(served, u.socketAddress(), relay);
+    if (f.isDone() && !f.isSuccess()) {
+      // Already over: a channel Netty could not even create (EMFILE at socket()) comes back failed on its
+      // GlobalEventExecutor, whose thread would run a listener; handled here, on this event loop, instead.
+      onConnect(attempt, u, relay, startNanos, f);
+      return;
+    }
+    UpstreamStart start = served.route.upstreamStart();
+    if (start != null) {
+      f = start.after(f, this, headerClient != null ? headerClient : (InetSocketAddress) client.remoteAddress(),
+        headerDestination != null ? headerDestination : (InetSocketAddress) client.localAddress(), u);
+    }
     connecting = f.channel();
     f.addListener(done -> onConnect(attempt, u, relay, startNanos, (ChannelFuture) done));
   }
@@ -206,18 +255,107 @@ final class ProxyConnection implements RelayEvents {
       return;
     }
     Throwable cause = f.cause() != null ? f.cause() : new IllegalStateException("connect cancelled");
+    if (DescriptorBudget.outOfDescriptors(cause)) {
+      // Ferry's own shortage, not the upstream's: no passive-health failure (it would eject healthy upstreams), no
+      // retry (every upstream needs a socket). The client is refused as over a limit, which it is.
+      pool.closed(u);
+      target = null;
+      fault(CloseReason.LIMIT, Side.PROXY, "no descriptor left for an upstream socket (attempt " + attempt + " to "
+        + u + "): " + FaultText.describe(cause));
+      return;
+    }
     pool.connectFailed(u, cause);
     pool.closed(u);
     target = null;
     if (attempt < route.connect().attempts()) {
       log.debug("conn={} connect attempt {} to {} failed: {}; trying the next upstream", id, attempt, u,
-        describe(cause));
+        FaultText.describe(cause));
       connect(attempt + 1);
+    } else if (cause instanceof UpstreamStart.HandshakeFailed tls) {
+      tlsError(Side.UPSTREAM, tls.cause, "attempt " + attempt + " to " + u + ": TLS handshake: " + tls.getMessage());
     } else {
       CloseReason reason = cause instanceof ConnectTimeoutException ? CloseReason.CONNECT_TIMEOUT
         : CloseReason.CONNECT_FAILED;
-      fault(reason, Side.UPSTREAM, "attempt " + attempt + " to " + u + ": " + describe(cause));
+      fault(reason, Side.UPSTREAM, "attempt " + attempt + " to " + u + ": " + FaultText.describe(cause));
     }
+  }
+
+  // ---- the preamble: one place per event ----------------------------------------------------------------------
+
+  @Override
+  public void proxyHeader(InetSocketAddress headerClient, InetSocketAddress destination) {
+    if (releasing() || headerClient == null) {
+      return;
+    }
+    this.headerClient = headerClient;
+    this.headerDestination = destination;
+    source = headerClient.getAddress().getHostAddress();
+    info.client(FaultText.hostPort(headerClient));
+  }
+
+  @Override
+  public void routeChosen(ListenerVerticle.Served chosen, String serverName) {
+    if (releasing()) {
+      return;
+    }
+    info.serverName(serverName);
+    if (chosen != served) {
+      served = chosen;
+      route = chosen.route.options();
+      pool = chosen.route.pool();
+      meters = chosen.route.meters();
+      // Nothing was read into the lead route's relay yet (the ClientHello reader holds the bytes): a new one, with
+      // the chosen route's limits and splice, takes its place.
+      Relay lead = up;
+      up = newRelay(Direction.UPSTREAM);
+      client.pipeline().replace(lead, null, up);
+      info.route(chosen.route.name());
+    }
+  }
+
+  @Override
+  public void tlsEstablished(SSLSession session) {
+    info.tls(session.getProtocol() + " " + session.getCipherSuite());
+    info.serverName(FaultText.serverName(session));
+  }
+
+  @Override
+  public void preambleDone() {
+    if (releasing()) {
+      return;
+    }
+    stage(Stage.CONNECTING);
+    if (routeLate) {
+      owner.routeChosen(id);
+    }
+    String refusal = admission.routeAdmitted() ? null
+      : admission.admitRemaining(served.route.limits(), source, served.keys);
+    if (refusal != null) {
+      fault(CloseReason.LIMIT, Side.PROXY, refusal);
+      return;
+    }
+    if (log.isDebugEnabled()) {
+      log.debug("conn={} preamble done: client {}, route {}", id, info.client(), route.name());
+    }
+    connect(1);
+  }
+
+  @Override
+  public void protocolError(ProtocolErrorCause cause, String detail) {
+    if (releasing() || endPublished) {
+      return;
+    }
+    meters.protocolError(cause);
+    fault(CloseReason.PROTOCOL_ERROR, Side.CLIENT, cause.label() + ": " + detail);
+  }
+
+  @Override
+  public void tlsError(Side side, TlsErrorCause cause, String detail) {
+    if (releasing() || endPublished) {
+      return;
+    }
+    meters.tlsError(side, cause);
+    fault(CloseReason.TLS_ERROR, side, cause.label() + ": " + detail);
   }
 
   // ---- the in-order end -------------------------------------------------------------------------------------
@@ -271,19 +409,21 @@ final class ProxyConnection implements RelayEvents {
       }
       return;
     }
+    endPublished = true;
     owner.requestClose(id, reason, side, detail);
   }
 
   @Override
   public void readFailed(Side side, Throwable cause) {
-    fault(classify(cause), side, describe(cause));
+    fault(FaultText.classify(cause), side, FaultText.describe(cause));
   }
 
   @Override
   public void writeFailed(Side sink, Throwable cause) {
     // A reset noticed by a write is still a reset: the reason names the cause, the detail the operation.
-    CloseReason reason = classify(cause) == CloseReason.PEER_RESET ? CloseReason.PEER_RESET : CloseReason.WRITE_FAILED;
-    fault(reason, sink, "write: " + describe(cause));
+    CloseReason reason = FaultText.classify(cause) == CloseReason.PEER_RESET ? CloseReason.PEER_RESET
+      : CloseReason.WRITE_FAILED;
+    fault(reason, sink, "write: " + FaultText.describe(cause));
   }
 
   @Override
@@ -302,7 +442,7 @@ final class ProxyConnection implements RelayEvents {
    * either way (read, or taken by a sink).
    */
   void sweep(long nowNanos) {
-    if (stage == Stage.CONNECTING || stage.compareTo(Stage.CLOSED_IN_ORDER) >= 0) {
+    if (stage == Stage.PREAMBLE || stage == Stage.CONNECTING || stage.compareTo(Stage.CLOSED_IN_ORDER) >= 0) {
       return;
     }
     reportBytes();
@@ -317,7 +457,7 @@ final class ProxyConnection implements RelayEvents {
       }
     }
     long activity = up.activity() + down.activity();
-    long splicedQuiet = leastQuiet(up.splicedQuietMillis(), down.splicedQuietMillis());
+    long splicedQuiet = FaultText.leastQuiet(up.splicedQuietMillis(), down.splicedQuietMillis());
     if (splicedQuiet >= 0) {
       quietSinceNanos = Math.max(quietSinceNanos, nowNanos - splicedQuiet * 1_000_000);
     }
@@ -351,6 +491,9 @@ final class ProxyConnection implements RelayEvents {
       return;
     }
     stage(Stage.RELEASING);
+    if (preamble != null) {
+      preamble.release();
+    }
     up.release();
     if (down != null) {
       down.release();
@@ -421,7 +564,7 @@ final class ProxyConnection implements RelayEvents {
       pool.closed(target);
       target = null;
     }
-    owner.released(this, served, up.held() + (down == null ? 0 : down.held()));
+    owner.released(this, up.held() + (down == null ? 0 : down.held()));
   }
 
   private void stage(Stage next) {
@@ -442,32 +585,4 @@ final class ProxyConnection implements RelayEvents {
   }
 
   // ---- helpers ----------------------------------------------------------------------------------------------
-
-  /** The shorter of two quiet times, where -1 means "not spliced" (a spliced direction's count moves per chunk). */
-  private static long leastQuiet(long a, long b) {
-    return a < 0 ? b : b < 0 ? a : Math.min(a, b);
-  }
-
-  static CloseReason classify(Throwable t) {
-    if (t instanceof NotYetConnectedException) {
-      // shutdown(2) of an established socket answers ENOTCONN once its peer reset it: Ferry's FIN found it gone.
-      return CloseReason.PEER_RESET;
-    }
-    String m = t.getMessage();
-    if (m != null && (m.contains("Connection reset") || m.contains("Broken pipe")
-      || m.contains("Transport endpoint is not connected"))) {
-      return CloseReason.PEER_RESET;
-    }
-    return CloseReason.IO_ERROR;
-  }
-
-  private static String describe(Throwable t) {
-    if (t instanceof NotYetConnectedException) {
-      return "not connected any more (reset), seen when sending Ferry's FIN";
-    }
-    if (t instanceof ConnectException || t.getMessage() == null) {
-      return t.getClass().getSimpleName() + (t.getMessage() == null ? "" : ": " + t.getMessage());
-    }
-    return t.getMessage();
-  }
 }

@@ -3,6 +3,8 @@ package dev.ferry.proxy;
 import dev.ferry.config.FerryOptions;
 import dev.ferry.config.TransportMode;
 import dev.ferry.metrics.FerryMetrics;
+import dev.ferry.metrics.LogThrottle;
+import dev.ferry.vocabulary.AcceptErrorCause;
 
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -10,7 +12,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * What every listener instance of one Ferry shares: options, metrics, the routes, the process-wide connection
- * limits, the connection-id sequence (ids are unique in the process) and the drain tally. Thread-safe.
+ * limits (lowered to fit the descriptor limit: {@link DescriptorBudget}), the connection-id sequence (ids are unique in the process) and the drain tally. Thread-safe.
  */
 public final class ProxyContext {
 
@@ -20,23 +22,42 @@ public final class ProxyContext {
   private final FerryMetrics metrics;
   private final List<Route> routes;
   private final ConnectionLimits limits;
+  private final DescriptorBudget descriptors;
+  private final LogThrottle<AcceptErrorCause> acceptErrorLog = AcceptErrors.throttle();
   private final AtomicLong ids = new AtomicLong();
   private final AtomicInteger listenerIndex = new AtomicInteger();
   private final AtomicInteger drained = new AtomicInteger();
   private final AtomicInteger forced = new AtomicInteger();
 
-  public ProxyContext(FerryOptions options, FerryMetrics metrics, List<Route> routes, TransportMode transport) {
+  /**
+   * @param descriptors the process's descriptor budget: the process's connection limit is
+   *                    {@code limits.max-connections} lowered to what it leaves room for (options keep the configured
+   *                    value)
+   */
+  public ProxyContext(FerryOptions options, FerryMetrics metrics, List<Route> routes, TransportMode transport,
+                      DescriptorBudget descriptors) {
     this.options = options;
     this.transport = transport;
     this.metrics = metrics;
     this.routes = List.copyOf(routes);
-    this.limits = new ConnectionLimits(options.limits().maxConnections(), 0);
+    this.descriptors = descriptors;
+    this.limits = new ConnectionLimits(descriptors.effectiveMaxConnections(), 0);
   }
 
   /** A route at run time for {@code options}'s route of that name, with {@code pool} as its pool. */
   public static Route route(dev.ferry.config.RouteOptions options, dev.ferry.upstream.UpstreamPool pool, boolean echo,
                             FerryMetrics metrics) {
-    return new Route(options, pool, echo, metrics.route(options.name()));
+    return route(options, pool, echo, metrics, "");
+  }
+
+  /**
+   * A route at run time; {@code keys} prefixes its keys in messages ({@code routes[2].}).
+   *
+   * @throws dev.ferry.config.ConfigException when its certificate, key or TLS settings do not load
+   */
+  public static Route route(dev.ferry.config.RouteOptions options, dev.ferry.upstream.UpstreamPool pool, boolean echo,
+                            FerryMetrics metrics, String keys) {
+    return new Route(options, pool, echo, metrics.route(options.name()), keys);
   }
 
   TransportMode transport() {
@@ -45,6 +66,21 @@ public final class ProxyContext {
 
   ConnectionLimits limits() {
     return limits;
+  }
+
+  /** Every listener's accept failures share one log throttle: a line per cause per 10 s for the process. */
+  LogThrottle<AcceptErrorCause> acceptErrorLog() {
+    return acceptErrorLog;
+  }
+
+  /** The detail of a LIMIT close by the process's limit. */
+  String processLimitDetail() {
+    return descriptors.refusalDetail();
+  }
+
+  /** The connections the process admits at once (0: unlimited): {@code limits.max-connections}, or lower. */
+  public int maxConnections() {
+    return limits.maxTotal();
   }
 
   public FerryOptions options() {

@@ -11,7 +11,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.util.ReferenceCountUtil;
 
@@ -301,7 +300,7 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
         conn.ended(direction);
         return;
       }
-      ((DuplexChannel) sink).shutdownOutput().addListener(shut -> {
+      Fins.shutdownOutput(sink).addListener(shut -> {
         if (mode != Mode.ENDING) {
           return;
         }

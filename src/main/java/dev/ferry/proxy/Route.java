@@ -25,17 +25,41 @@ public final class Route {
   private final RouteMeters meters;
   /** The port listener 0 bound: with port 0, the other listeners bind the same one. */
   private final Promise<Integer> bound = Promise.promise();
+  /** Its key prefix in messages: {@code routes[2].}, or none for the shorthand's one route. */
+  private final String keys;
+  /** The certificate of a {@code tls.mode: terminate} route, else null. */
+  private final ServerTls serverTls;
+  /** The PROXY header and TLS toward its upstreams, or null. */
+  private final UpstreamStart upstreamStart;
 
   /**
    * @param pool the pool it starts with: the route's own, or the embedded echo upstream's when it has none
    *             ({@code echo})
+   * @param keys its key prefix in messages ({@code routes[2].}, or empty)
+   * @throws dev.ferry.config.ConfigException when its certificate, key or TLS settings do not load
    */
-  Route(RouteOptions options, UpstreamPool pool, boolean echo, RouteMeters meters) {
+  Route(RouteOptions options, UpstreamPool pool, boolean echo, RouteMeters meters, String keys) {
     this.options = options;
     this.pool = pool;
     this.echo = echo;
     this.meters = meters;
+    this.keys = keys;
     this.limits = new ConnectionLimits(options.limits().maxConnections(), options.limits().maxConnectionsPerSource());
+    this.serverTls = options.tls().terminates() ? new ServerTls(options.name(), options.tls(), keys, meters) : null;
+    this.upstreamStart = UpstreamStart.of(options, keys);
+  }
+
+  String keys() {
+    return keys;
+  }
+
+  /** The certificate of a {@code tls.mode: terminate} route (reloadable), else null. */
+  public ServerTls serverTls() {
+    return serverTls;
+  }
+
+  UpstreamStart upstreamStart() {
+    return upstreamStart;
   }
 
   public String name() {

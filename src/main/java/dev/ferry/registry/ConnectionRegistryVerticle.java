@@ -72,16 +72,27 @@ public final class ConnectionRegistryVerticle extends VerticleBase {
       onReleased(ack);
     } else if (body instanceof ConnectionOpened opened) {
       onOpened(opened);
+    } else if (body instanceof RouteChosen chosen) {
+      onRouteChosen(chosen.id());
     } else {
       log.error("conn=- registry shard {} ignored an unknown message {}", shard, body);
     }
   }
 
   private void onOpened(ConnectionOpened opened) {
-    if (table.open(opened.info(), opened.owner())) {
+    if (!table.open(opened.info(), opened.owner(), opened.routeFinal())) {
+      log.error("conn={} opened twice; the second notice is ignored", opened.info().id());
+    } else if (opened.routeFinal()) {
       metrics.opened(opened.info().route());
     } else {
-      log.error("conn={} opened twice; the second notice is ignored", opened.info().id());
+      metrics.accepted();
+    }
+  }
+
+  /** The route of a connection on a shared address is final: it counts in that route's opened meter now. */
+  private void onRouteChosen(long id) {
+    if (table.routeFinal(id)) {
+      metrics.routeOpened(table.get(id).info().route());
     }
   }
 
@@ -110,6 +121,10 @@ public final class ConnectionRegistryVerticle extends VerticleBase {
     }
     ConnectionInfo info = e.info();
     long durationNanos = System.nanoTime() - info.openedAtNanos();
+    if (!e.routeCounted()) {
+      // Ended before its ClientHello chose a route: it counts, opened and closed, in its address's lead route.
+      metrics.routeOpened(info.route());
+    }
     metrics.released(info.route(), e.reason(), e.side(), durationNanos);
     if (ack.buffersStillHeld() != 0) {
       metrics.leakDetected(LeakKind.CONNECTION);
@@ -126,10 +141,12 @@ public final class ConnectionRegistryVerticle extends VerticleBase {
   private static JsonObject accessLine(ConnectionTable.Entry e, long durationNanos) {
     ConnectionInfo info = e.info();
     long connect = info.connectNanos();
-    return new JsonObject()
+    JsonObject line = new JsonObject()
       .put("id", info.id())
       .put("route", info.route())
-      .put("client", info.client())
+      .put("client", info.client());
+    info.putPreamble(line);
+    return line
       .put("upstream", info.upstream())
       .put("reason", e.reason().label())
       .put("side", e.side().label())

@@ -33,10 +33,13 @@ public final class ConnectionTable {
     private String detail;
     private long closingSinceNanos;
     private boolean leakReported;
+    /** The connection was counted in its route's opened meter (at once when its route was final at accept). */
+    private boolean routeCounted;
 
-    Entry(ConnectionInfo info, String owner) {
+    Entry(ConnectionInfo info, String owner, boolean routeCounted) {
       this.info = info;
       this.owner = owner;
+      this.routeCounted = routeCounted;
     }
 
     public ConnectionInfo info() {
@@ -66,6 +69,11 @@ public final class ConnectionTable {
     public boolean leakReported() {
       return leakReported;
     }
+
+    /** Whether the connection was counted in its route's opened meter. */
+    public boolean routeCounted() {
+      return routeCounted;
+    }
   }
 
   /** What became of a close request. */
@@ -80,7 +88,28 @@ public final class ConnectionTable {
 
   /** Records a new connection; returns false (and changes nothing) if the id is already known. */
   public boolean open(ConnectionInfo info, String owner) {
-    return entries.putIfAbsent(info.id(), new Entry(info, owner)) == null;
+    return entries.putIfAbsent(info.id(), new Entry(info, owner, true)) == null;
+  }
+
+  /**
+   * Records a new connection whose route may not be final yet ({@code routeFinal} false); returns false (and changes
+   * nothing) if the id is already known.
+   */
+  public boolean open(ConnectionInfo info, String owner, boolean routeFinal) {
+    return entries.putIfAbsent(info.id(), new Entry(info, owner, routeFinal)) == null;
+  }
+
+  /**
+   * The connection's route is final: true the first time for an id whose route was not counted yet (the caller counts
+   * it now), false for an unknown id or one already counted.
+   */
+  public boolean routeFinal(long id) {
+    Entry e = entries.get(id);
+    if (e == null || e.routeCounted) {
+      return false;
+    }
+    e.routeCounted = true;
+    return true;
   }
 
   public Decision requestClose(CloseRequest request, long nowNanos) {

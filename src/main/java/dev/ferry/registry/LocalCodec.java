@@ -22,6 +22,7 @@ public final class LocalCodec<T> implements MessageCodec<T, T> {
     register(bus, CloseRequest.class);
     register(bus, ReleaseOrder.class);
     register(bus, ReleaseAck.class);
+    register(bus, RouteChosen.class);
   }
 
   private static <T> void register(EventBus bus, Class<T> type) {

@@ -31,7 +31,14 @@ public enum CloseReason {
   /** Ferry was shutting down and the drain timeout expired. */
   SHUTDOWN,
   /** Over {@code limits.max-connections} or {@code limits.max-connections-per-source}: closed at once. */
-  LIMIT;
+  LIMIT,
+  /**
+   * What must come before the client's bytes did not: a PROXY protocol header or a ClientHello was missing, malformed,
+   * truncated, too large or late, or it named no route ({@link ProtocolErrorCause}). No upstream was dialled.
+   */
+  PROTOCOL_ERROR,
+  /** A TLS handshake failed or timed out, or a TLS record or alert ended the connection ({@link TlsErrorCause}). */
+  TLS_ERROR;
 
   /** The Prometheus label value. */
   public String label() {

@@ -2,6 +2,8 @@ package dev.ferry.admin;
 
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
+import dev.ferry.vocabulary.AcceptErrorCause;
+import dev.ferry.vocabulary.AdminCloseCause;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.LeakKind;
@@ -25,7 +27,7 @@ class MetricsExpositionTest {
     "ferry_connections_open ", "ferry_connections_closing ",
     "ferry_buffers_held ", "ferry_buffer_bytes_held ", "ferry_buffer_bytes_queued ",
     "ferry_connection_duration_seconds_bucket{route=\"default\",", "ferry_upstream_connect_seconds_bucket{",
-    "process_cpu_usage", "jvm_memory_used_bytes");
+    "process_cpu_usage", "jvm_memory_used_bytes", "process_files_open_files ", "process_files_max_files ");
 
   /** Every series a rule or a dashboard may read, at 0, for a Ferry whose one route is {@code default}. */
   static List<String> zeroSeries(String upstream) {
@@ -64,6 +66,12 @@ class MetricsExpositionTest {
     }
     series.add("ferry_route_panic{route=\"default\"} 0.0");
     series.add("ferry_route_panic_entries_total{route=\"default\"} 0.0");
+    for (AcceptErrorCause cause : AcceptErrorCause.values()) {
+      series.add("ferry_accept_errors_total{cause=\"" + cause.label() + "\"} 0.0");
+    }
+    for (AdminCloseCause cause : AdminCloseCause.values()) {
+      series.add("ferry_admin_connections_closed_total{cause=\"" + cause.label() + "\"} 0.0");
+    }
     return series;
   }
 

@@ -22,6 +22,7 @@ final class CallSites {
   static final String RELAY = "dev.ferry.proxy.Relay";
   static final String BUFFER_LEDGER = "dev.ferry.proxy.BufferLedger";
   static final String FAULTS = "dev.ferry.proxy.Faults";
+  static final String PREAMBLE_HANDLER = "dev.ferry.proxy.PreambleHandler";
   static final String HEALTH_PROBE = "dev.ferry.upstream.HealthProbe";
   static final String CONNECTION_TABLE = "dev.ferry.registry.ConnectionTable";
   static final String CONNECTION_TABLE_ENTRY = "dev.ferry.registry.ConnectionTable$Entry";
@@ -81,7 +82,10 @@ final class CallSites {
     new Site(RELAY, "userEventTriggered",
       "a user event has reached the end of the relay's pipeline: released as Netty's contract asks"),
     new Site(HEALTH_PROBE, "channelRead",
-      "a health check's reply: copied out and released in the same call; never a proxied buffer"));
+      "a health check's reply: copied out and released in the same call; never a proxied buffer"),
+    new Site(PREAMBLE_HANDLER, "channelRead",
+      "a decoded PROXY protocol header (Netty's HAProxyMessage, reference counted for its TLVs): its addresses "
+        + "copied out, released in the same call; never a proxied buffer"));
 
   /** Rule 3: the listener's methods a fault handler may reach: publishing, and reading configuration. */
   static final List<Site> FAULT_MAY_REACH = List.of(

@@ -76,11 +76,11 @@ final class LifecycleApis {
     access -> access instanceof JavaFieldAccess f && f.getAccessType() == JavaFieldAccess.AccessType.SET
       && f.getTarget().getOwner().getName().equals(CallSites.CONNECTION_TABLE_ENTRY));
 
-  private static final Set<String> TABLE_MOVES = Set.of("open", "requestClose", "released", "overdue");
+  private static final Set<String> TABLE_MOVES = Set.of("open", "requestClose", "released", "overdue", "routeFinal");
 
   /** Moves a connection between the registry's states (overdue marks a late one reported). */
   static final DescribedPredicate<JavaAccess<?>> MOVES_A_REGISTRY_ENTRY = DescribedPredicate.describe(
-    "calls ConnectionTable.open/requestClose/released/overdue",
+    "calls ConnectionTable.open/requestClose/released/overdue/routeFinal",
     access -> !(access instanceof JavaFieldAccess)
       && access.getTarget().getOwner().getName().equals(CallSites.CONNECTION_TABLE)
       && TABLE_MOVES.contains(access.getTarget().getName()));

@@ -100,7 +100,8 @@ class LifecycleRulesTest {
       + "ListenerVerticle method other than " + CallSites.FAULT_MAY_REACH);
 
   static final DescribedPredicate<JavaMethod> FAULT_HANDLERS = DescribedPredicate.describe(
-    "implement Faults (readFailed, writeFailed, overflow, closed) or are ProxyConnection.fault",
+    "implement Faults (readFailed, writeFailed, overflow, closed, protocolError, tlsError) or are "
+      + "ProxyConnection.fault",
     m -> !m.getModifiers().contains(JavaModifier.SYNTHETIC) && !m.getModifiers().contains(JavaModifier.BRIDGE)
       && ((m.getOwner().getName().equals(PROXY_CONNECTION) && m.getName().equals("fault")) || implementsFaults(m)));
 
@@ -153,9 +154,11 @@ class LifecycleRulesTest {
   static void theFaultHandlersAreFaultsFourMethodsAndFault(JavaClasses classes) {
     List<String> handlers = classes.get(PROXY_CONNECTION).getMethods().stream().filter(FAULT_HANDLERS)
       .map(JavaMethod::getName).sorted().toList();
-    if (!handlers.equals(List.of("closed", "fault", "overflow", "readFailed", "writeFailed"))) {
+    List<String> expected = List.of("closed", "fault", "overflow", "protocolError", "readFailed", "tlsError",
+      "writeFailed");
+    if (!handlers.equals(expected)) {
       throw new AssertionError("rule 3 checks ProxyConnection's fault handlers " + handlers
-        + ", expected closed, fault, overflow, readFailed, writeFailed: update FAULT_HANDLERS and this list");
+        + ", expected " + expected + ": update FAULT_HANDLERS and this list");
     }
   }
 

@@ -6,10 +6,14 @@ import dev.ferry.support.Backend;
 import dev.ferry.support.FerryHarness;
 import dev.ferry.support.Peer;
 import dev.ferry.upstream.CheckResult;
+import dev.ferry.vocabulary.AcceptErrorCause;
+import dev.ferry.vocabulary.AdminCloseCause;
 import dev.ferry.vocabulary.CloseReason;
 import dev.ferry.vocabulary.Direction;
 import dev.ferry.vocabulary.LeakKind;
 import dev.ferry.vocabulary.Outcome;
+import dev.ferry.vocabulary.ProtocolErrorCause;
+import dev.ferry.vocabulary.TlsErrorCause;
 import dev.ferry.vocabulary.Side;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -68,6 +72,10 @@ class MeterLabelsTest {
         MetricNames.TAG_DIRECTION, labels(Direction.values(), Direction::label),
         MetricNames.TAG_RESULT, labels(CheckResult.values(), CheckResult::label),
         MetricNames.TAG_OUTCOME, labels(Outcome.values(), Outcome::label),
+        MetricNames.TAG_CAUSE, union(union(labels(AdminCloseCause.values(), AdminCloseCause::label),
+          labels(AcceptErrorCause.values(), AcceptErrorCause::label)),
+          union(labels(ProtocolErrorCause.values(), ProtocolErrorCause::label),
+            labels(TlsErrorCause.values(), TlsErrorCause::label))),
         MetricNames.TAG_ROUTE, Set.of(ROUTE),
         MetricNames.TAG_UPSTREAM, Set.of(echo.address().toString(), refusing.toString()));
       assertLabels(registry, allowed, clients);
@@ -106,6 +114,12 @@ class MeterLabelsTest {
     p.write(HELLO);
     assertThat(p.readExactly(HELLO.length)).isEqualTo(HELLO);
     return p;
+  }
+
+  private static Set<String> union(Set<String> a, Set<String> b) {
+    Set<String> all = new TreeSet<>(a);
+    all.addAll(b);
+    return all;
   }
 
   private static <E> Set<String> labels(E[] values, Function<E, String> label) {

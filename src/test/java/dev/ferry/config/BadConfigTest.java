@@ -23,6 +23,8 @@ class BadConfigTest {
 
   private static final String DURATION = "must be a duration (integer milliseconds or a string like 250ms, 5s, 5m, 1h)";
   private static final String SIZE = "must be a size (integer bytes or a string like 64KiB, 1MiB)";
+  private static final String SHARE = "; only routes with tls.mode passthrough may share an address (each taking "
+      + "its own sni names), on the same host and a fixed port";
 
   private static Vertx vertx;
 
@@ -125,7 +127,67 @@ class BadConfigTest {
             "routes[1].name: duplicate of routes[0].name, got \"db\""),
         bad("two routes on one port", "routes:\n  - {name: a, listen: {port: 7100}, upstreams: [\"a:1\"]}\n"
             + "  - {name: b, listen: {port: 7100}, upstreams: [\"b:1\"]}\n",
-            "routes[1].listen: the same address as routes[0].listen (0.0.0.0:7100), got 0.0.0.0:7100"),
+            "routes[1].listen: the same address as routes[0].listen (0.0.0.0:7100), got 0.0.0.0:7100" + SHARE),
+        bad("two routes on one address, one of them not passthrough", "routes:\n"
+            + "  - {name: a, listen: {port: 7100}, tls: {mode: passthrough}, sni: [a.example], upstreams: [\"a:1\"]}\n"
+            + "  - {name: b, listen: {port: 7100}, upstreams: [\"b:1\"]}\n",
+            "routes[1].listen: the same address as routes[0].listen (0.0.0.0:7100), got 0.0.0.0:7100" + SHARE),
+        bad("passthrough routes on one port but different hosts", "routes:\n"
+            + "  - {name: a, listen: {port: 7100}, tls: {mode: passthrough}, sni: [a.example], upstreams: [\"a:1\"]}\n"
+            + "  - {name: b, listen: {host: 127.0.0.1, port: 7100}, tls: {mode: passthrough}, upstreams: [\"b:1\"]}\n",
+            "routes[1].listen: the same address as routes[0].listen (0.0.0.0:7100), got 127.0.0.1:7100" + SHARE),
+        bad("overlapping sni names on one address", "tls:\n  mode: passthrough\nroutes:\n"
+            + "  - {name: a, listen: {port: 7100}, sni: [a.example, \"*.b.example\"], upstreams: [\"a:1\"]}\n"
+            + "  - {name: b, listen: {port: 7100}, sni: [\"*.B.example\"], upstreams: [\"b:1\"]}\n",
+            "routes[1].sni[0]: also routes[0].sni[1] on 0.0.0.0:7100, got \"*.b.example\""),
+        bad("two default routes on one address", "tls:\n  mode: passthrough\nroutes:\n"
+            + "  - {name: a, listen: {port: 7100}, upstreams: [\"a:1\"]}\n"
+            + "  - {name: b, listen: {port: 7100}, sni: [\"*\"], upstreams: [\"b:1\"]}\n",
+            "routes[1].sni: a second default route for 0.0.0.0:7100 (routes[0] has no sni or \"*\"): give each "
+            + "route of a shared address its own names"),
+        bad("routes sharing an address disagree on the PROXY protocol", "tls:\n  mode: passthrough\nroutes:\n"
+            + "  - {name: a, listen: {port: 7100}, upstreams: [\"a:1\"]}\n"
+            + "  - {name: b, listen: {port: 7100}, sni: [b.example], proxy-protocol: {accept: v2},\n"
+            + "     upstreams: [\"b:1\"]}\n",
+            "routes[1].proxy-protocol.accept: must equal routes[0].proxy-protocol.accept (off) on the shared address "
+            + "0.0.0.0:7100, got v2"),
+        bad("sni on a route that does not pass TLS through", "sni: [a.example]\n",
+            "sni: only a route with tls.mode passthrough chooses by server name, got tls.mode off"),
+        bad("an sni name that is no DNS name", "tls:\n  mode: passthrough\nsni: [\"a..example\"]\n",
+            "sni[0]: must be a DNS name, a wildcard like \"*.example.com\" or \"*\", got \"a..example\""),
+        bad("unknown proxy-protocol mode", "proxy-protocol:\n  accept: v3\n",
+            "proxy-protocol.accept: must be one of off, v1, v2, any, got \"v3\""),
+        bad("proxy-protocol.send any", "proxy-protocol:\n  send: any\n",
+            "proxy-protocol.send: must be one of off, v1, v2, got \"any\""),
+        bad("proxy-protocol.accept true", "proxy-protocol:\n  accept: true\n",
+            "proxy-protocol.accept: must be one of off, v1, v2, any, got true"),
+        bad("zero header-timeout", "proxy-protocol:\n  header-timeout: 0\n",
+            "proxy-protocol.header-timeout: must be greater than 0, got 0s"),
+        bad("unknown tls mode", "tls:\n  mode: on\n", "tls.mode: must be one of off, terminate, passthrough, got true"),
+        bad("terminate without a certificate", "tls:\n  mode: terminate\n",
+            "tls.certificate: must be set (a PEM file)"),
+        bad("missing key file", "tls:\n  mode: terminate\n  certificate: $FILE\n  key: /nonexistent/tls.key\n",
+            "tls.key: cannot read /nonexistent/tls.key: no such file"),
+        bad("a certificate on a passthrough route", "tls:\n  mode: passthrough\n  certificate: $FILE\n",
+            "tls.certificate: is only used with mode terminate, got mode passthrough"),
+        bad("TLS 1.1", "tls:\n  protocols: [TLSv1.2, TLSv1.1]\n",
+            "tls.protocols[1]: must be TLSv1.3 or TLSv1.2, got \"TLSv1.1\""),
+        bad("no TLS protocol", "tls:\n  protocols: []\n",
+            "tls.protocols: must name TLSv1.3, TLSv1.2 or both, got none"),
+        bad("unknown tls provider", "tls:\n  provider: conscrypt\n",
+            "tls.provider: must be one of auto, openssl, jdk, got \"conscrypt\""),
+        bad("splice on a route that terminates TLS", "splice: true\ntls:\n  mode: terminate\n  certificate: $FILE\n"
+            + "  key: $FILE\n",
+            "splice: cannot be true on a route whose bytes pass through a TLS engine (tls.mode terminate): splice(2) "
+            + "would move them past it"),
+        bad("splice on a route with upstream TLS", "routes:\n  - {name: a, listen: {port: 7100}, splice: true, "
+            + "upstream-tls: {enabled: true}, upstreams: [\"a:1\"]}\n",
+            "routes[0].splice: cannot be true on a route whose bytes pass through a TLS engine (upstream-tls.enabled): "
+            + "splice(2) would move them past it"),
+        bad("missing upstream CA file", "upstream-tls:\n  enabled: true\n  ca: /nonexistent/ca.pem\n",
+            "upstream-tls.ca: cannot read /nonexistent/ca.pem: no such file"),
+        bad("upstream server-name that is no name", "upstream-tls:\n  server-name: \"a b\"\n",
+            "upstream-tls.server-name: must be a DNS name (letters, digits, '-' and dots), got \"a b\""),
         bad("unknown balancing algorithm", "balance: fastest\n",
             "balance: must be one of round-robin, least-connections, random-two, source-hash, got \"fastest\""),
         bad("weight 0", "upstreams:\n  - {address: \"a:1\", weight: 0}\n",
@@ -185,7 +247,7 @@ class BadConfigTest {
   void rejectsBadConfigurationWithPreciseMessage(String description, String yaml, String message) throws Exception {
     Path file = dir.resolve("ferry.yaml");
     if (yaml != null) {
-      Files.writeString(file, yaml);
+      Files.writeString(file, yaml.replace("$FILE", file.toString()));
     }
 
     Throwable failure = failure(ConfigLoader.load(vertx, file.toString(), Map.of()));

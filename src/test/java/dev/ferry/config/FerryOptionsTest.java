@@ -190,9 +190,34 @@ class FerryOptionsTest {
     assertThat(FerryOptions.fromJson(distinct).routes()).hasSize(2);
 
     assertThatThrownBy(() -> FerryOptions.fromJson(routes(route("a", "0.0.0.0", 7100), route("b", "127.0.0.2", 7100))))
-        .hasMessage("routes[1].listen: the same address as routes[0].listen (0.0.0.0:7100), got 127.0.0.2:7100");
+        .hasMessageStartingWith("routes[1].listen: the same address as routes[0].listen (0.0.0.0:7100), got "
+            + "127.0.0.2:7100; only routes with tls.mode passthrough may share an address");
     assertThat(FerryOptions.fromJson(routes(route("a", "127.0.0.1", 0), route("b", "127.0.0.1", 0))).routes())
         .as("two ephemeral ports never collide").hasSize(2);
+  }
+
+  @Test
+  void passthroughRoutesShareAnAddressEachWithItsOwnNamesAndTheirOptionsRoundTrip() {
+    JsonObject json = routes(
+        route("api", "0.0.0.0", 8443).put("sni", new JsonArray().add("API.example.com.").add("*.api.example.com")),
+        route("web", "0.0.0.0", 8443),
+        route("mail", "0.0.0.0", 8443).put("sni", new JsonArray().add("mail.example.com")));
+    json.put("tls", new JsonObject().put("mode", "passthrough"))
+        .put("proxy-protocol", new JsonObject().put("accept", "any").put("send", "v2"));
+
+    FerryOptions options = FerryOptions.fromJson(json);
+
+    assertThat(options.routes()).extracting(RouteOptions::sni)
+        .containsExactly(List.of("api.example.com", "*.api.example.com"), List.of(), List.of("mail.example.com"));
+    assertThat(options.route("web").proxyProtocol().accept()).isEqualTo(ProxyProtocolAccept.ANY);
+    assertThat(FerryOptions.fromJson(options.toJson())).isEqualTo(options);
+  }
+
+  @Test
+  void yamlsBareOffReadsAsOff() {
+    JsonObject json = new JsonObject().put("proxy-protocol", new JsonObject().put("accept", false).put("send", false))
+        .put("tls", new JsonObject().put("mode", false));
+    assertThat(FerryOptions.fromJson(json)).isEqualTo(FerryOptions.defaults());
   }
 
   private static JsonObject route(String name, String host, int port) {
@@ -233,7 +258,10 @@ class FerryOptionsTest {
         .hasMessage("port: must be between 0 and 65535, got 70000");
     assertThatThrownBy(() -> new RouteOptions("Bad_Name", ListenOptions.DEFAULTS, PoolOptions.of(List.of()),
         ConnectOptions.DEFAULTS, Duration.ZERO, BufferOptions.DEFAULTS, CloseOptions.DEFAULTS, RouteLimits.DEFAULTS,
-        false)).hasMessageStartingWith("name: must be 1 to 63 lowercase letters");
+        false, ProxyProtocolOptions.DEFAULTS, TlsOptions.DEFAULTS, List.of(), UpstreamTlsOptions.DEFAULTS))
+        .hasMessageStartingWith("name: must be 1 to 63 lowercase letters");
+    assertThatThrownBy(() -> new TlsOptions(TlsMode.TERMINATE, null, null, TlsProvider.AUTO, List.of("TLSv1.3"),
+        List.of(), Duration.ofSeconds(1))).hasMessage("certificate: must be set (a PEM file)");
   }
 
   @Test

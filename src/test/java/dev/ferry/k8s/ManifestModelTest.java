@@ -224,6 +224,25 @@ class ManifestModelTest {
   }
 
   @Test
+  void theAdminTokenComesFromAnOptionalSecretThatTheReadmeShowsHowToCreate() {
+    EnvVar token = ferry.getEnv().stream().filter(e -> e.getName().equals("FERRY_ADMIN_TOKEN")).findFirst()
+      .orElseThrow(() -> new AssertionError("no FERRY_ADMIN_TOKEN: admin mutations could never be enabled"));
+    assertThat(EnvOverrides.VARIABLES).containsEntry("FERRY_ADMIN_TOKEN", "admin.token");
+    assertThat(token.getValue()).as("a token never sits in the manifest itself").isNull();
+    var ref = token.getValueFrom().getSecretKeyRef();
+    assertThat(ref).as("FERRY_ADMIN_TOKEN from a secretKeyRef").isNotNull();
+    // Optional: a cluster without the Secret still runs Ferry, with admin mutations refused (403).
+    assertThat(ref.getOptional()).isTrue();
+    assertThat(k8s.objects).as("the Secret is the operator's, never in the kustomization")
+      .noneMatch(o -> o.getKind().equals("Secret"));
+    String readme = Manifests.read(Manifests.K8S.resolve("README.md"));
+    assertThat(readme).contains("kubectl create secret generic " + ref.getName() + " --from-literal="
+      + ref.getKey() + "=");
+    // Without the Secret, the pod runs with no token: the ConfigMap's file sets none either.
+    assertThat(podOptions().admin().token()).isNull();
+  }
+
+  @Test
   void podRunsAsNonRootWithAReadOnlyRootAndNoCapabilities() {
     assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
     assertThat(pod.getSecurityContext().getRunAsUser()).isPositive();

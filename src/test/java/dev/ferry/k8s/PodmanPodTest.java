@@ -46,8 +46,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * The image and the pod, run for real (issue #14): builds k8s/Dockerfile on base images made from Debian packages
  * (k8s/image/build-base.sh), plays the Deployment and its ConfigMap with {@code podman kube play}, and checks what
  * only a running container shows: uid and read-only root, native epoll from the /tmp emptyDir, JAVA_TOOL_OPTIONS
- * in effect, readiness and a byte-exact exchange through the published ports, a ConfigMap update applied without
- * closing an open connection, and a drain on stop within terminationGracePeriodSeconds.
+ * in effect, admin mutations refused without the optional admin Secret, readiness and a byte-exact exchange through
+ * the published ports, a ConfigMap update applied without closing an open connection, and a drain on stop within
+ * terminationGracePeriodSeconds.
  *
  * <p>The upstreams are two echo backends on the host's 127.0.0.1, reached from the pod's slirp4netns network as
  * 10.0.2.2. The tests share one pod and run in order; the stop comes last. Setup and clean-up: k8s/image/README.md.
@@ -205,8 +206,24 @@ class PodmanPodTest {
     assertThat(pod.logs()).contains("(" + cpus + " listener instances,");
   }
 
+  /** The Deployment's FERRY_ADMIN_TOKEN comes from an optional Secret that this run does not create. */
   @Test
   @Order(3)
+  void withoutTheOptionalAdminSecretThePodRunsAndRefusesAdminMutations() throws Exception {
+    Container spec = pod.manifest.original.getSpec().getTemplate().getSpec().getContainers().get(0);
+    assertThat(env(spec, "FERRY_ADMIN_TOKEN").getValueFrom().getSecretKeyRef().getOptional()).isTrue();
+    assertThat(pod.logs()).contains("conn=- admin: no admin.token set: mutations (kill, drain, ready) are refused");
+    HttpResponse<String> drain = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort
+        + "/routes/default/upstreams/" + HOST_FROM_POD + ":" + a.address().port() + "/drain"))
+      .timeout(Duration.ofSeconds(10)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+      HttpResponse.BodyHandlers.ofString());
+    assertThat(drain.statusCode()).as("POST .../drain without admin.token: %s", drain.body()).isEqualTo(403);
+    assertThat(drain.body()).contains("admin mutations are disabled: set admin.token (FERRY_ADMIN_TOKEN)");
+    assertThat(get("/routes").statusCode()).as("listings stay open without a token").isEqualTo(200);
+  }
+
+  @Test
+  @Order(4)
   void readinessAnswers200AndTheProxyPortCarriesAByteExactExchange() throws Exception {
     assertThat(get("/health/ready").statusCode()).isEqualTo(200);
     assertThat(get("/health/live").statusCode()).isEqualTo(200);
@@ -220,7 +237,7 @@ class PodmanPodTest {
   }
 
   @Test
-  @Order(4)
+  @Order(5)
   void aChangedConfigMapReachesTheMountAndNewUpstreamsApplyWithoutClosingAnOpenConnection() throws Exception {
     String oldUpstream = HOST_FROM_POD + ":" + a.address().port();
     String newUpstream = HOST_FROM_POD + ":" + b.address().port();
@@ -249,7 +266,7 @@ class PodmanPodTest {
   }
 
   @Test
-  @Order(5)
+  @Order(6)
   @Timeout(value = 3, unit = TimeUnit.MINUTES)
   void stoppingThePodDrainsATransferInFlightAndExitsZeroWithinTheGracePeriod() throws Exception {
     PodDrain.run(this, pod);

@@ -45,8 +45,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * the release order across event loops. For example, a reset is seen by a read or a write, then the close event
  * follows in a later loop turn.
  * <p>
- * A FIN is not a fault: it ends one direction, and {@link HalfCloseMatrixTest} has its cells in every phase.
- * No protocol is parsed yet, so the "garbage input" fault has no cell. It joins with PROXY protocol support.
+ * A FIN is not a fault: it ends one direction, and {@link HalfCloseMatrixTest} has its cells in every phase. What
+ * comes before the bytes (PROXY protocol headers, ClientHellos, TLS handshakes, TLS mid-stream) has its cells, garbage
+ * input among them, in {@link PreambleMatrixTest}.
  */
 class FaultMatrixTest {
 

@@ -25,8 +25,12 @@ final class Scrape {
     return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
   }
 
+  /** The soak's Ferry has an admin token (kills need one); every call sends it, as an operator's tooling would. */
+  static final String ADMIN_TOKEN = "soak-admin-token";
+
   static HttpResponse<String> call(HttpClient http, int adminPort, String method, String path) throws IOException {
     HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + adminPort + path))
+      .header("Authorization", "Bearer " + ADMIN_TOKEN)
       .method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build();
     try {
       return http.sendAsync(req, HttpResponse.BodyHandlers.ofString()).get(15, TimeUnit.SECONDS);

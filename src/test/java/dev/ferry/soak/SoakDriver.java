@@ -572,7 +572,7 @@ public final class SoakDriver {
     Path config = work.resolve("ferry-soak.yaml");
     StringBuilder y = new StringBuilder()
       .append("listen:\n  host: 127.0.0.1\n  port: 0\n")
-      .append("admin:\n  host: 127.0.0.1\n  port: 0\n")
+      .append("admin:\n  host: 127.0.0.1\n  port: 0\n  token: ").append(Scrape.ADMIN_TOKEN).append("\n")
       .append("instances: 2\n")
       .append("registry:\n  shards: 2\n  release-timeout: 10s\n  watchdog-interval: 500ms\n")
       .append("idle-timeout: 2s\n")

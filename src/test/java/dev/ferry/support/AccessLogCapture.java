@@ -30,9 +30,12 @@ public final class AccessLogCapture extends AppenderBase<ILoggingEvent> implemen
     return List.copyOf(lines);
   }
 
-  /** The lines of the connections whose client address ends with {@code :port}. */
+  /**
+   * The lines of the connections whose TCP peer's address ends with {@code :port}: the client's, or the {@code peer}
+   * beside it when a PROXY protocol header named another client.
+   */
   public List<JsonObject> forClientPort(int port) {
-    return lines.stream().filter(l -> l.getString("client", "").endsWith(":" + port)).toList();
+    return lines.stream().filter(l -> l.getString("peer", l.getString("client", "")).endsWith(":" + port)).toList();
   }
 
   /** Waits for the one line of the client using local port {@code port}, and asserts there is exactly one. */

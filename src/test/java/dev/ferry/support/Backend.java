@@ -58,13 +58,33 @@ public final class Backend implements AutoCloseable {
    *                      does not read stops its sender quickly
    */
   public Backend(Behaviour behaviour, int receiveBuffer) throws IOException {
-    this.server = new ServerSocket();
+    this(plain(receiveBuffer), behaviour);
+  }
+
+  private Backend(ServerSocket server, Behaviour behaviour) {
+    this.server = server;
+    this.behaviour = behaviour;
+    threads.execute(this::acceptLoop);
+  }
+
+  /**
+   * A TLS server presenting {@code certificate} (the JDK's): each accepted connection is handshaken before
+   * {@code behaviour} gets it, and its peer reads and writes plain bytes.
+   */
+  public static Backend tls(Certificates certificate, Behaviour behaviour) throws Exception {
+    return new Backend(TlsPeers.server(certificate), peer -> {
+      ((javax.net.ssl.SSLSocket) peer.socket()).startHandshake();
+      behaviour.serve(peer);
+    });
+  }
+
+  private static ServerSocket plain(int receiveBuffer) throws IOException {
+    ServerSocket server = new ServerSocket();
     if (receiveBuffer > 0) {
       server.setReceiveBufferSize(receiveBuffer);
     }
     server.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 50);
-    this.behaviour = behaviour;
-    threads.execute(this::acceptLoop);
+    return server;
   }
 
   /** A port on which nothing listens ({@link Ports#freeLoopbackPort}): connecting to it is refused. */

@@ -35,11 +35,17 @@ public final class FerryHarness implements AutoCloseable {
     this.access = access;
   }
 
-  /** A configuration for tests: 127.0.0.1, port 0 everywhere, 1 instance, timeouts short enough for tests. */
+  /** The admin token of {@link #options}: a deployment with the admin Secret has one (mutations need it). */
+  public static final String ADMIN_TOKEN = "test-admin-token";
+
+  /**
+   * A configuration for tests: 127.0.0.1, port 0 everywhere, 1 instance, timeouts short enough for tests, and
+   * {@link #ADMIN_TOKEN} as the admin token (which {@link #admin} sends; {@code set("admin.token", null)} for none).
+   */
   public static TestConfig options(UpstreamAddress... upstreams) {
     return new TestConfig()
       .set("listen.host", "127.0.0.1").set("listen.port", 0)
-      .set("admin.host", "127.0.0.1").set("admin.port", 0)
+      .set("admin.host", "127.0.0.1").set("admin.port", 0).set("admin.token", ADMIN_TOKEN)
       .set("echo.host", "127.0.0.1").set("echo.port", 0)
       .set("instances", 1)
       .set("upstreams", List.of(upstreams))
@@ -131,9 +137,21 @@ public final class FerryHarness implements AutoCloseable {
     assertThat(m.openedTotal()).as("opened = closed + open").isEqualTo(m.closedTotal() + m.connectionsOpen());
   }
 
+  /** An admin request as the operator sends it: with {@code Authorization: Bearer <admin.token>} when one is set. */
   public HttpResponse<String> admin(String method, String path) throws IOException, InterruptedException {
-    HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ferry.adminPort() + path))
-      .method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build();
+    String token = ferry.options().admin().token();
+    return adminAs(method, path, token == null ? null : "Bearer " + token);
+  }
+
+  /** An admin request with this {@code Authorization} header (null: none). */
+  public HttpResponse<String> adminAs(String method, String path, String authorization)
+      throws IOException, InterruptedException {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ferry.adminPort() + path))
+      .method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10));
+    if (authorization != null) {
+      b.header("Authorization", authorization);
+    }
+    HttpRequest req = b.build();
     try {
       return http.sendAsync(req, HttpResponse.BodyHandlers.ofString()).get(20, TimeUnit.SECONDS);
     } catch (java.util.concurrent.ExecutionException e) {

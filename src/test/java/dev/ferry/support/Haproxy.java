@@ -42,6 +42,8 @@ public final class Haproxy implements AutoCloseable {
     Files.writeString(cfg, String.join("\n",
       "global",
       "  maxconn 1000",
+      // A section that says "log global" logs to haproxy.log (its stdout), as its own log-format says.
+      "  log stdout format raw local0",
       "defaults",
       "  mode tcp",
       "  timeout connect 5s",
