@@ -121,6 +121,8 @@ final class ConnectionFixture implements AutoCloseable {
   /** Every buffer the test handed to a socket: each must end released (by Ferry, or by Netty after a write). */
   private final List<ByteBuf> allocated = new ArrayList<>();
   final ProxyConnection conn;
+  /** The process's limits, shared by every listener (the route's are {@code route.limits()}). */
+  final ConnectionLimits processLimits;
   private final RegistryProbe registry;
 
   /** The upstreams A and B, the embedded sockets' water mark, and {@code config}'s route keys on top. */
@@ -131,19 +133,25 @@ final class ConnectionFixture implements AutoCloseable {
   }
 
   /**
-   * A connection accepted from {@link #SOURCE}; {@code admitted} ones took their place in the limits first, as the
-   * listener's accept does. Not started: {@link #start} begins the connect.
+   * A connection accepted from {@link #SOURCE}; {@code admitted} ones took their places in the limits first (the
+   * process's, the route's, the source's), as the listener's accept does; others took none yet (their
+   * {@code conn.admission()} is for the test to fill). Not started: {@link #start} begins the connect.
    */
   ConnectionFixture(Vertx vertx, TestConfig config, boolean admitted) throws Exception {
     this.options = config.options();
     this.routeOptions = options.routes().get(0);
     this.pool = new UpstreamPool(routeOptions.name(), routeOptions.pool(), metrics.registry());
     this.route = ProxyContext.route(routeOptions, pool, false, metrics);
-    ProxyContext shared = new ProxyContext(options, metrics, List.of(), TransportMode.NIO);
+    // The descriptor limit unknown: the process's limit is limits.max-connections as configured.
+    ProxyContext shared = new ProxyContext(options, metrics, List.of(), TransportMode.NIO,
+      DescriptorBudget.of(options, -1, 0, false));
+    Admission admission = new Admission(shared.limits(), shared::processLimitDetail);
     if (admitted) {
-      assertThat(shared.limits().admit(SOURCE)).isNull();
-      assertThat(route.limits().admit(SOURCE)).isNull();
+      assertThat(admission.admitProcess()).isNull();
+      assertThat(admission.admitRoute(route.limits(), "")).isNull();
+      assertThat(admission.admitSource(SOURCE, "")).isNull();
     }
+    this.processLimits = shared.limits();
     registry = new RegistryProbe(vertx, shared);
     client.config().setAutoRead(false);
     client.freezeTime();
@@ -157,9 +165,10 @@ final class ConnectionFixture implements AutoCloseable {
       .option(ChannelOption.AUTO_READ, false)
       .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(LOW, HIGH));
     ListenerVerticle.Served served = new ListenerVerticle.Served(route, upstreams, false, "");
+    Listening address = new Listening(List.of(served));
     info = new ConnectionInfo(1, routeOptions.name(), SOURCE + ":5555", System.currentTimeMillis(),
       System.nanoTime());
-    conn = new ProxyConnection(1, registry.listener, served, client, info, SOURCE, admitted);
+    conn = new ProxyConnection(1, registry.listener, address, served, client, info, SOURCE, admission);
   }
 
   /** Starts the first connect attempt and lets it reach its socket. */

@@ -6,86 +6,113 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * {@link ConnectionLimits} on its own: the admission arithmetic behind {@code LIMIT} (the end-to-end path is
- * {@link ConnectionLimitTest}). Each test fills a limit exactly, checks the next client is refused for the right
- * reason, and that what a refusal or a release gives back is exactly one place.
+ * {@link ConnectionLimitTest}, what one connection took is {@link AdmissionTest}). The total and the per-source
+ * counts are taken and given back separately, because a PROXY header names the client after the accept. Each test
+ * fills a limit exactly, checks the next one is refused, and that a refusal takes nothing and a release gives back
+ * exactly one place.
  */
 class ConnectionLimitsTest {
 
   @Test
-  void admitsUpToMaxTotalAndRefusesTheNextWithTotal() {
+  void admitsUpToMaxTotalAndRefusesTheNext() {
     ConnectionLimits limits = new ConnectionLimits(2, 0);
-    assertThat(limits.admit("10.0.0.1")).isNull();
-    assertThat(limits.admit("10.0.0.2")).isNull();
-    assertThat(limits.admit("10.0.0.3")).isEqualTo(ConnectionLimits.Refusal.TOTAL);
+    assertThat(limits.admitTotal()).isTrue();
+    assertThat(limits.admitTotal()).isTrue();
+    assertThat(limits.admitTotal()).isFalse();
   }
 
   @Test
   void aRefusalOverTheTotalTakesNoPlace() {
     ConnectionLimits limits = new ConnectionLimits(1, 0);
-    assertThat(limits.admit("10.0.0.1")).isNull();
+    assertThat(limits.admitTotal()).isTrue();
     for (int i = 0; i < 3; i++) {
-      assertThat(limits.admit("10.0.0.2")).isEqualTo(ConnectionLimits.Refusal.TOTAL);
+      assertThat(limits.admitTotal()).isFalse();
     }
-    limits.release("10.0.0.1");
-    assertThat(limits.admit("10.0.0.2")).as("the one place is free again, refusals took none").isNull();
-    assertThat(limits.admit("10.0.0.3")).isEqualTo(ConnectionLimits.Refusal.TOTAL);
+    limits.releaseTotal();
+    assertThat(limits.admitTotal()).as("the one place is free again, refusals took none").isTrue();
+    assertThat(limits.admitTotal()).isFalse();
+  }
+
+  @Test
+  void aReleaseGivesBackOnePlaceInTheTotal() {
+    ConnectionLimits limits = new ConnectionLimits(2, 0);
+    limits.admitTotal();
+    limits.admitTotal();
+    limits.releaseTotal();
+    assertThat(limits.admitTotal()).isTrue();
+    assertThat(limits.admitTotal()).as("one release frees one place, not more").isFalse();
   }
 
   @Test
   void zeroMeansUnlimited() {
     ConnectionLimits limits = new ConnectionLimits(0, 0);
     for (int i = 0; i < 1000; i++) {
-      assertThat(limits.admit("10.0.0.1")).isNull();
+      assertThat(limits.admitTotal()).isTrue();
+      assertThat(limits.admitSource("10.0.0.1")).isTrue();
     }
   }
 
   @Test
-  void admitsUpToMaxPerSourceFromOneAddressAndRefusesTheNextWithSource() {
+  void admitsUpToMaxPerSourceFromOneAddressAndRefusesTheNext() {
     ConnectionLimits limits = new ConnectionLimits(0, 2);
-    assertThat(limits.admit("10.0.0.1")).isNull();
-    assertThat(limits.admit("10.0.0.1")).isNull();
-    assertThat(limits.admit("10.0.0.1")).isEqualTo(ConnectionLimits.Refusal.SOURCE);
-    assertThat(limits.admit("10.0.0.2")).as("another source has its own count").isNull();
+    assertThat(limits.admitSource("10.0.0.1")).isTrue();
+    assertThat(limits.admitSource("10.0.0.1")).isTrue();
+    assertThat(limits.admitSource("10.0.0.1")).isFalse();
+    assertThat(limits.admitSource("10.0.0.2")).as("another source has its own count").isTrue();
   }
 
   @Test
-  void aRefusalPerSourceGivesBackItsPlaceInTheTotal() {
-    ConnectionLimits limits = new ConnectionLimits(2, 1);
-    assertThat(limits.admit("10.0.0.1")).isNull();
-    assertThat(limits.admit("10.0.0.1")).isEqualTo(ConnectionLimits.Refusal.SOURCE);
-    assertThat(limits.admit("10.0.0.1")).isEqualTo(ConnectionLimits.Refusal.SOURCE);
-    assertThat(limits.admit("10.0.0.2")).as("the refused ones hold no place in the total").isNull();
-    assertThat(limits.admit("10.0.0.3")).isEqualTo(ConnectionLimits.Refusal.TOTAL);
+  void aRefusalPerSourceTakesNoPlace() {
+    ConnectionLimits limits = new ConnectionLimits(0, 1);
+    assertThat(limits.admitSource("10.0.0.1")).isTrue();
+    assertThat(limits.admitSource("10.0.0.1")).isFalse();
+    assertThat(limits.admitSource("10.0.0.1")).isFalse();
+    limits.releaseSource("10.0.0.1");
+    assertThat(limits.admitSource("10.0.0.1")).as("the refused ones hold no place").isTrue();
+    assertThat(limits.admitSource("10.0.0.1")).isFalse();
+  }
+
+  @Test
+  void theTotalAndTheSourcesAreCountedApart() {
+    ConnectionLimits limits = new ConnectionLimits(1, 1);
+    assertThat(limits.admitSource("10.0.0.1")).isTrue();
+    assertThat(limits.admitTotal()).as("a source's place is not one of the total").isTrue();
+    assertThat(limits.admitTotal()).isFalse();
+    limits.releaseTotal();
+    assertThat(limits.admitSource("10.0.0.1")).as("nor does the total's release free a source").isFalse();
   }
 
   @Test
   void aReleaseFreesOnePlaceOfItsSource() {
     ConnectionLimits limits = new ConnectionLimits(0, 2);
-    limits.admit("10.0.0.1");
-    limits.admit("10.0.0.1");
-    limits.release("10.0.0.1");
-    assertThat(limits.admit("10.0.0.1")).isNull();
-    assertThat(limits.admit("10.0.0.1")).as("one release frees one place, not more").isEqualTo(
-      ConnectionLimits.Refusal.SOURCE);
+    limits.admitSource("10.0.0.1");
+    limits.admitSource("10.0.0.1");
+    limits.admitSource("10.0.0.2");
+    limits.releaseSource("10.0.0.1");
+    assertThat(limits.admitSource("10.0.0.1")).isTrue();
+    assertThat(limits.admitSource("10.0.0.1")).as("one release frees one place, not more").isFalse();
+    assertThat(limits.admitSource("10.0.0.2")).isTrue();
+    assertThat(limits.admitSource("10.0.0.2")).as("nor a place of another source").isFalse();
   }
 
   @Test
   void theLastReleaseOfASourceLetsItStartAgainFromZero() {
-    ConnectionLimits limits = new ConnectionLimits(0, 1);
+    ConnectionLimits limits = new ConnectionLimits(0, 2);
     for (int round = 0; round < 3; round++) {
-      assertThat(limits.admit("10.0.0.1")).as("round %d", round).isNull();
-      assertThat(limits.admit("10.0.0.1")).isEqualTo(ConnectionLimits.Refusal.SOURCE);
-      limits.release("10.0.0.1");
+      assertThat(limits.admitSource("10.0.0.1")).as("round %d", round).isTrue();
+      assertThat(limits.admitSource("10.0.0.1")).as("round %d", round).isTrue();
+      assertThat(limits.admitSource("10.0.0.1")).isFalse();
+      limits.releaseSource("10.0.0.1");
+      limits.releaseSource("10.0.0.1");
     }
   }
 
   @Test
-  void aReleaseGivesBackItsPlaceInTheTotal() {
-    ConnectionLimits limits = new ConnectionLimits(1, 1);
-    assertThat(limits.admit("10.0.0.1")).isNull();
-    limits.release("10.0.0.1");
-    assertThat(limits.admit("10.0.0.2")).isNull();
-    assertThat(limits.admit("10.0.0.3")).isEqualTo(ConnectionLimits.Refusal.TOTAL);
+  void aReleaseOfASourceWithoutAPlaceTakesNothingFromTheNextOne() {
+    ConnectionLimits limits = new ConnectionLimits(0, 1);
+    limits.releaseSource("10.0.0.1");
+    assertThat(limits.admitSource("10.0.0.1")).isTrue();
+    assertThat(limits.admitSource("10.0.0.1")).as("no credit from the stray release").isFalse();
   }
 
   @Test

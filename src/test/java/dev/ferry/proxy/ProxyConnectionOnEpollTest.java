@@ -107,13 +107,17 @@ class ProxyConnectionOnEpollTest {
     RouteOptions ro = options.routes().get(0);
     FerryMetrics metrics = new FerryMetrics(new SimpleMeterRegistry());
     Route route = ProxyContext.route(ro, new UpstreamPool(ro.name(), ro.pool(), metrics.registry()), false, metrics);
-    ProxyContext shared = new ProxyContext(options, metrics, List.of(), TransportMode.EPOLL);
-    assertThat(shared.limits().admit(SOURCE)).isNull();
-    assertThat(route.limits().admit(SOURCE)).isNull();
+    ProxyContext shared = new ProxyContext(options, metrics, List.of(), TransportMode.EPOLL,
+      DescriptorBudget.of(options, -1, 0, false));
+    Admission admission = new Admission(shared.limits(), shared::processLimitDetail);
+    assertThat(admission.admitProcess()).isNull();
+    assertThat(admission.admitRoute(route.limits(), "")).isNull();
+    assertThat(admission.admitSource(SOURCE, "")).isNull();
     registry = new RegistryProbe(vertx, shared);
     Bootstrap upstreams = new Bootstrap().group(group).channel(EpollSocketChannel.class)
       .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true);
     ListenerVerticle.Served served = new ListenerVerticle.Served(route, upstreams, false, "");
+    Listening address = new Listening(List.of(served));
     CompletableFuture<ProxyConnection> accepted = new CompletableFuture<>();
     server = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
       .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -122,7 +126,7 @@ class ProxyConnectionOnEpollTest {
         protected void initChannel(Channel ch) {
           ConnectionInfo info = new ConnectionInfo(1, ro.name(), SOURCE, System.currentTimeMillis(),
             System.nanoTime());
-          ProxyConnection c = new ProxyConnection(1, registry.listener, served, ch, info, SOURCE, true);
+          ProxyConnection c = new ProxyConnection(1, registry.listener, address, served, ch, info, SOURCE, admission);
           c.start();
           accepted.complete(c);
         }

@@ -183,7 +183,7 @@ class ProxyConnectionTest {
 
   @Test
   void theReleaseClosesBothSidesAfterTheirFlushAndAcknowledgesOnce() throws Exception {
-    fixture(ConnectionFixture.config().set("limits.max-connections-per-source", 1));
+    fixture(ConnectionFixture.config().set("limits.max-connections", 1).set("limits.max-connections-per-source", 1));
     EmbeddedSocket upstream = f.established();
     f.client.writeInbound(f.bytes("abc"));
     upstream.writeInbound(f.bytes("de"));
@@ -197,8 +197,11 @@ class ProxyConnectionTest {
     assertThat(f.upstreamState(ConnectionFixture.target(f.attempts.get(0)))).isEqualTo("active 0, failures 0");
     assertThat(f.info.bytesUpstream()).isEqualTo(3);
     assertThat(f.info.bytesDownstream()).isEqualTo(2);
-    assertThat(f.route.limits().admit(ConnectionFixture.SOURCE)).as("its place in the limits is given back")
-      .isNull();
+    assertThat(f.route.limits().admitSource(ConnectionFixture.SOURCE)).as("its source's place is given back")
+      .isTrue();
+    assertThat(f.route.limits().admitSource(ConnectionFixture.SOURCE)).as("one place, not two").isFalse();
+    assertThat(f.processLimits.admitTotal()).as("so is its place in the process's limit").isTrue();
+    assertThat(f.processLimits.admitTotal()).as("one place, not two").isFalse();
     assertThat(f.metrics.doubleFreeDetectedTotal()).isZero();
   }
 
@@ -339,15 +342,23 @@ class ProxyConnectionTest {
 
   @Test
   void aRefusedClientIsReleasedWithoutGivingBackAPlaceItNeverHad() throws Exception {
-    TestConfig config = ConnectionFixture.config().set("limits.max-connections-per-source", 1);
+    TestConfig config = ConnectionFixture.config().set("limits.max-connections", 1)
+      .set("limits.max-connections-per-source", 1);
     f = new ConnectionFixture(vertx, config, false);
-    assertThat(f.route.limits().admit(ConnectionFixture.SOURCE)).as("another connection from the source").isNull();
-    f.conn.fault(CloseReason.LIMIT, Side.PROXY, "over limits.max-connections-per-source (1)");
+    assertThat(f.route.limits().admitSource(ConnectionFixture.SOURCE)).as("another connection from the source")
+      .isTrue();
+    // As the listener's accept: the process and the route admit it, its source refuses it.
+    Admission admission = f.conn.admission();
+    assertThat(admission.admitProcess()).isNull();
+    assertThat(admission.admitRoute(f.route.limits(), "")).isNull();
+    String refusal = admission.admitSource(ConnectionFixture.SOURCE, "");
+    assertThat(refusal).isEqualTo("over limits.max-connections-per-source (1) for " + ConnectionFixture.SOURCE);
+    f.conn.fault(CloseReason.LIMIT, Side.PROXY, refusal);
     f.release(CloseReason.LIMIT, Side.PROXY);
-    assertThat(f.published()).containsExactly("close LIMIT proxy: over limits.max-connections-per-source (1)",
-      "ack 0");
-    assertThat(f.route.limits().admit(ConnectionFixture.SOURCE)).as("the other one's place stays taken")
-      .isEqualTo(ConnectionLimits.Refusal.SOURCE);
+    assertThat(f.published()).containsExactly("close LIMIT proxy: " + refusal, "ack 0");
+    assertThat(f.route.limits().admitSource(ConnectionFixture.SOURCE)).as("the other one's place stays taken")
+      .isFalse();
+    assertThat(f.processLimits.admitTotal()).as("the process's place it took is given back").isTrue();
   }
 
   @Test

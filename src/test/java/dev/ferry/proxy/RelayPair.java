@@ -2,7 +2,9 @@ package dev.ferry.proxy;
 
 import dev.ferry.metrics.FerryMetrics;
 import dev.ferry.vocabulary.Direction;
+import dev.ferry.vocabulary.ProtocolErrorCause;
 import dev.ferry.vocabulary.Side;
+import dev.ferry.vocabulary.TlsErrorCause;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
@@ -65,6 +67,16 @@ final class RelayPair {
     @Override
     public void closed(Side side) {
       calls.add("closed " + side.label());
+    }
+
+    @Override
+    public void protocolError(ProtocolErrorCause cause, String detail) {
+      calls.add("protocolError " + cause.label() + " " + detail);
+    }
+
+    @Override
+    public void tlsError(Side side, TlsErrorCause cause, String detail) {
+      calls.add("tlsError " + side.label() + " " + cause.label() + " " + detail);
     }
   }
 
