@@ -121,6 +121,8 @@ final class ConnectionFixture implements AutoCloseable {
   /** Every buffer the test handed to a socket: each must end released (by Ferry, or by Netty after a write). */
   private final List<ByteBuf> allocated = new ArrayList<>();
   final ProxyConnection conn;
+  /** Connects the attempts of every route of the fixture ({@link #served}). */
+  private final Bootstrap upstreams;
   /** The process's limits, shared by every listener (the route's are {@code route.limits()}). */
   final ConnectionLimits processLimits;
   private final RegistryProbe registry;
@@ -134,7 +136,7 @@ final class ConnectionFixture implements AutoCloseable {
 
   /**
    * A connection accepted from {@link #SOURCE}; {@code admitted} ones took their places in the limits first (the
-   * process's, the route's, the source's), as the listener's accept does; others took none yet (their
+   * process's, the route's, the source's unless the route accepts a PROXY header), as the listener's accept does; others took none yet (their
    * {@code conn.admission()} is for the test to fill). Not started: {@link #start} begins the connect.
    */
   ConnectionFixture(Vertx vertx, TestConfig config, boolean admitted) throws Exception {
@@ -149,13 +151,16 @@ final class ConnectionFixture implements AutoCloseable {
     if (admitted) {
       assertThat(admission.admitProcess()).isNull();
       assertThat(admission.admitRoute(route.limits(), "")).isNull();
-      assertThat(admission.admitSource(SOURCE, "")).isNull();
+      if (!routeOptions.proxyProtocol().accepts()) {
+        // A route that accepts a PROXY header counts the header's client, after it (ProxyConnection.preambleDone).
+        assertThat(admission.admitSource(SOURCE, "")).isNull();
+      }
     }
     this.processLimits = shared.limits();
     registry = new RegistryProbe(vertx, shared);
     client.config().setAutoRead(false);
     client.freezeTime();
-    Bootstrap upstreams = new Bootstrap().group(upstreamLoop.eventLoop())
+    upstreams = new Bootstrap().group(upstreamLoop.eventLoop())
       .channelFactory(() -> {
         Attempt a = new Attempt();
         attempts.add(a);
@@ -169,6 +174,17 @@ final class ConnectionFixture implements AutoCloseable {
     info = new ConnectionInfo(1, routeOptions.name(), SOURCE + ":5555", System.currentTimeMillis(),
       System.nanoTime());
     conn = new ProxyConnection(1, registry.listener, address, served, client, info, SOURCE, admission);
+  }
+
+  /**
+   * Another route at run time (one connection per source), served by this fixture's upstream sockets: one a ClientHello
+   * may choose.
+   */
+  ListenerVerticle.Served served(String name, UpstreamAddress upstream) {
+    RouteOptions other = new TestConfig().route(name, upstream).routeSet(name, "limits.max-connections-per-source", 1)
+      .options().routes().get(0);
+    Route r = ProxyContext.route(other, new UpstreamPool(name, other.pool(), metrics.registry()), false, metrics);
+    return new ListenerVerticle.Served(r, upstreams, false, "");
   }
 
   /** Starts the first connect attempt and lets it reach its socket. */
