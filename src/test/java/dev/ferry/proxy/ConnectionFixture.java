@@ -121,6 +121,11 @@ final class ConnectionFixture implements AutoCloseable {
   /** Every buffer the test handed to a socket: each must end released (by Ferry, or by Netty after a write). */
   private final List<ByteBuf> allocated = new ArrayList<>();
   final ProxyConnection conn;
+  /**
+   * Set: no upstream socket can even be created (socket() failing with EMFILE); Netty's bootstrap then returns an
+   * attempt already failed.
+   */
+  io.netty.channel.ChannelException socketFailure;
   /** Connects the attempts of every route of the fixture ({@link #served}). */
   private final Bootstrap upstreams;
   /** The process's limits, shared by every listener (the route's are {@code route.limits()}). */
@@ -162,6 +167,9 @@ final class ConnectionFixture implements AutoCloseable {
     client.freezeTime();
     upstreams = new Bootstrap().group(upstreamLoop.eventLoop())
       .channelFactory(() -> {
+        if (socketFailure != null) {
+          throw socketFailure;
+        }
         Attempt a = new Attempt();
         attempts.add(a);
         return a.channel;

@@ -200,4 +200,22 @@ class ProxyConnectionPreambleTest {
     assertThat(f.published()).containsExactly("ack 0");
     assertThat(other.route.limits().admitSource(HEADER_CLIENT)).as("given back at the release").isTrue();
   }
+
+  @Test
+  void theUpstreamIsToldTheHeadersClientBeforeItsFirstByte() throws Exception {
+    f = new ConnectionFixture(vertx, behindAProxy().set("proxy-protocol.send", "v1"), true);
+    f.start();
+    f.client.writeInbound(f.bytes(HEADER + "hello"));
+    ConnectionFixture.Attempt a = f.next();
+    a.succeed();
+    StringBuilder sent = new StringBuilder();
+    for (Object o; (o = a.channel.readOutbound()) != null; ) {
+      io.netty.buffer.ByteBuf b = (io.netty.buffer.ByteBuf) o;
+      sent.append(b.toString(java.nio.charset.StandardCharsets.US_ASCII));
+      b.release();
+    }
+    assertThat(sent.toString()).isEqualTo(HEADER + "hello");
+    f.release(CloseReason.PEER_CLOSED, Side.CLIENT);
+    assertThat(f.published()).containsExactly("ack 0");
+  }
 }

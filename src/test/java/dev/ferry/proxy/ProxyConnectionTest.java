@@ -370,4 +370,42 @@ class ProxyConnectionTest {
     f.release(CloseReason.SHUTDOWN, Side.PROXY);
     assertThat(f.published()).containsExactly("close PEER_CLOSED client: connection closed", "ack 0");
   }
+
+  @Test
+  void bytesOfTheUpstreamAloneAreCounted() throws Exception {
+    fixture(ConnectionFixture.config());
+    EmbeddedSocket upstream = f.established();
+    upstream.writeInbound(f.bytes("hello"));
+    f.release(CloseReason.PEER_CLOSED, Side.UPSTREAM);
+    assertThat(f.info.bytesUpstream()).isZero();
+    assertThat(f.info.bytesDownstream()).isEqualTo(5);
+  }
+
+  @Test
+  void noDescriptorForAnUpstreamSocketIsFerrysOwnLimitNotTheUpstreamsFailure() throws Exception {
+    fixture(ConnectionFixture.config().set("connect.attempts", 2));
+    ConnectionFixture.Attempt a = f.start();
+    a.fail(new java.io.IOException("connect(..) failed: Too many open files"));
+    assertThat(f.attempts).as("no retry: every upstream needs a socket").hasSize(1);
+    assertThat(f.upstreamState(ConnectionFixture.target(a))).as("no passive-health failure")
+      .isEqualTo("active 0, failures 0");
+    assertThat(f.published()).singleElement().asString().startsWith(
+      "close LIMIT proxy: no descriptor left for an upstream socket (attempt 1 to " + ConnectionFixture.target(a));
+    f.release(CloseReason.LIMIT, Side.PROXY);
+    assertThat(f.published()).containsExactly("ack 0");
+  }
+
+  @Test
+  void anUpstreamSocketThatCannotBeCreatedFailsTheAttemptAtOnce() throws Exception {
+    fixture(ConnectionFixture.config().set("connect.attempts", 2));
+    f.socketFailure = new io.netty.channel.ChannelException("socket() failed: Too many open files");
+    assertThat(f.start()).as("no socket").isNull();
+    assertThat(f.upstreamState(ConnectionFixture.A)).isEqualTo("active 0, failures 0");
+    assertThat(f.upstreamState(ConnectionFixture.B)).isEqualTo("active 0, failures 0");
+    assertThat(f.published()).singleElement().asString().startsWith(
+      "close LIMIT proxy: no descriptor left for an upstream socket (attempt 1 to ");
+    f.release(CloseReason.LIMIT, Side.PROXY);
+    assertThat(f.conn.stage()).isEqualTo(ProxyConnection.Stage.RELEASED);
+    assertThat(f.published()).containsExactly("ack 0");
+  }
 }
