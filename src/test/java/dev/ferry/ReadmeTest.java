@@ -21,8 +21,8 @@ import java.util.regex.Pattern;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The README states facts the code decides: the env mapping, the metric names, the close reasons. It and
- * docs/soak.md link only to files and headings that exist.
+ * The README states facts the code decides: the env mapping, the metric names, the close reasons. It,
+ * docs/soak.md and docs/mutation.md link only to files and headings that exist.
  */
 class ReadmeTest {
 
@@ -77,7 +77,7 @@ class ReadmeTest {
 
   @Test
   void relativeLinksPointToFilesAndHeadingsThatExist() throws IOException {
-    for (String doc : new String[] {"README.md", "docs/soak.md", "k8s/README.md"}) {
+    for (String doc : new String[] {"README.md", "docs/soak.md", "docs/mutation.md", "k8s/README.md"}) {
       Path from = Path.of(doc);
       Matcher link = Pattern.compile("\\]\\(([^)\\s]+)\\)").matcher(Files.readString(from));
       int relative = 0;
