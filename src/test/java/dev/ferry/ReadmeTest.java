@@ -130,7 +130,8 @@ class ReadmeTest {
     try (var files = Files.list(Path.of("docs"))) {
       files.map(Path::toString).filter(f -> f.endsWith(".md")).sorted().forEach(docs::add);
     }
-    assertThat(docs).contains("docs/configuration.md", "docs/metrics.md", "docs/admin.md", "docs/soak.md");
+    assertThat(docs).contains("docs/configuration.md", "docs/metrics.md", "docs/admin.md", "docs/soak.md",
+      "docs/mutation.md");
     for (String doc : docs) {
       Path from = Path.of(doc);
       Matcher link = Pattern.compile("\\]\\(([^)\\s]+)\\)").matcher(Files.readString(from));

@@ -55,9 +55,42 @@ class ConnectionTableTest {
   }
 
   @Test
+  void listsEveryConnectionNotYetReleased() {
+    table.open(info(6), "owner");
+    table.open(info(7), "owner");
+    table.open(info(8), "owner");
+    table.requestClose(new CloseRequest(7, CloseReason.ADMIN_KILL, Side.PROXY, ""), 0);
+    table.requestClose(new CloseRequest(8, CloseReason.ADMIN_KILL, Side.PROXY, ""), 0);
+    table.released(8);
+    assertThat(table.entries()).extracting(e -> e.info().id() + " " + e.state())
+      .containsExactlyInAnyOrder("6 OPEN", "7 CLOSING");
+  }
+
+  @Test
   void refusesASecondOpenOfTheSameId() {
     assertThat(table.open(info(5), "a")).isTrue();
     assertThat(table.open(info(5), "b")).isFalse();
     assertThat(table.get(5).owner()).isEqualTo("a");
+  }
+
+  @Test
+  void aRouteNotFinalAtTheOpenIsCountedOnceWhenItIsChosen() {
+    assertThat(table.open(info(9), "owner", false)).isTrue();
+    assertThat(table.open(info(9), "other", true)).as("a second open").isFalse();
+    assertThat(table.get(9).routeCounted()).isFalse();
+    assertThat(table.routeFinal(9)).isTrue();
+    assertThat(table.get(9).routeCounted()).isTrue();
+    assertThat(table.routeFinal(9)).as("counted once").isFalse();
+    assertThat(table.routeFinal(10)).as("an unknown id").isFalse();
+  }
+
+  @Test
+  void aRouteFinalAtTheOpenIsCountedAlready() {
+    table.open(info(11), "owner", true);
+    table.open(info(12), "owner");
+    assertThat(table.get(11).routeCounted()).isTrue();
+    assertThat(table.get(12).routeCounted()).isTrue();
+    assertThat(table.routeFinal(11)).isFalse();
+    assertThat(table.routeFinal(12)).isFalse();
   }
 }
