@@ -181,10 +181,18 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
 
   // ---- connect ----------------------------------------------------------------------------------------------
 
-  /** Dials the upstream, for the client a PROXY header named when there was one. */
   private void connect() {
-    dialer.dial(served, source, headerClient != null ? headerClient : (InetSocketAddress) client.remoteAddress(),
-      headerDestination != null ? headerDestination : (InetSocketAddress) client.localAddress());
+    dialer.dial(served, source);
+  }
+
+  /** The client for the upstream's PROXY header: a received header's, else the socket's peer. */
+  InetSocketAddress headerClient() {
+    return headerClient != null ? headerClient : (InetSocketAddress) client.remoteAddress();
+  }
+
+  /** The address the client connected to, for the upstream's PROXY header: a received header's, else the socket's. */
+  InetSocketAddress headerDestination() {
+    return headerDestination != null ? headerDestination : (InetSocketAddress) client.localAddress();
   }
 
   /** The dialer's success: link the relays; an early FIN of the client goes on now. */

@@ -12,8 +12,6 @@ import io.netty.channel.ConnectTimeoutException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.net.InetSocketAddress;
-
 /**
  * Dials one connection's upstream: chooses from the route's pool an upstream not tried yet for this client, connects
  * (then the route's {@link UpstreamStart}: a PROXY header, a TLS handshake), retries up to {@code connect.attempts},
@@ -42,8 +40,6 @@ final class UpstreamDialer {
   private final Tried tried = new Tried();
   private ListenerVerticle.Served served;
   private String source;
-  private InetSocketAddress client;
-  private InetSocketAddress destination;
   /** The pool's upstream of the attempt in flight or of the connected channel, or null. */
   private Upstream target;
   /** The channel of the attempt in flight, or null. */
@@ -54,18 +50,10 @@ final class UpstreamDialer {
     this.owner = owner;
   }
 
-  /**
-   * Starts the first attempt for a client of {@code served}'s route.
-   *
-   * @param source      the client's IP address, what {@code source-hash} hashes
-   * @param client      the client and the address it connected to, for the route's PROXY header toward the upstream
-   * @param destination (a received header's when there was one)
-   */
-  void dial(ListenerVerticle.Served served, String source, InetSocketAddress client, InetSocketAddress destination) {
+  /** Starts the first attempt for a client of {@code served}'s route; {@code source} is what source-hash hashes. */
+  void dial(ListenerVerticle.Served served, String source) {
     this.served = served;
     this.source = source;
-    this.client = client;
-    this.destination = destination;
     attempt(1);
   }
 
@@ -104,7 +92,7 @@ final class UpstreamDialer {
     }
     UpstreamStart start = served.route.upstreamStart();
     if (start != null) {
-      f = start.after(f, conn, client, destination, u);
+      f = start.after(f, conn, conn.headerClient(), conn.headerDestination(), u);
     }
     inFlight = f.channel();
     f.addListener(result -> done(attempt, u, relay, startNanos, (ChannelFuture) result));
