@@ -36,8 +36,9 @@ final class FerryChild implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(FerryChild.class);
 
-  static final Pattern READY = Pattern.compile(
-    "Ferry ready: proxy 127\\.0\\.0\\.1:(\\d+) -> \\[(.*)] \\((.*)\\), admin 127\\.0\\.0\\.1:(\\d+)");
+  /** The soak's two routes: {@code plain}, and {@code proxied} (clients send a PROXY protocol header first). */
+  static final Pattern READY = Pattern.compile("Ferry ready: routes plain 127\\.0\\.0\\.1:(\\d+) -> \\[.*?], "
+    + "proxied 127\\.0\\.0\\.1:(\\d+) -> \\[.*?] \\((.*)\\), admin 127\\.0\\.0\\.1:(\\d+)");
   static final Pattern STOPPED = Pattern.compile(
     "Ferry stopped: drained (\\d+), forced (\\d+); connections open (\\d+), buffers held (\\d+)");
   private static final int TAIL = 300;
@@ -67,6 +68,7 @@ final class FerryChild implements AutoCloseable {
   private long doubleFreeLines;
   private volatile String stoppedLine;
   private volatile int proxyPort = -1;
+  private volatile int proxiedPort = -1;
   private volatile int adminPort = -1;
   private volatile String readyLine;
 
@@ -184,6 +186,7 @@ final class FerryChild implements AutoCloseable {
       Matcher m = READY.matcher(line);
       if (m.find()) {
         proxyPort = Integer.parseInt(m.group(1));
+        proxiedPort = Integer.parseInt(m.group(2));
         adminPort = Integer.parseInt(m.group(4));
         readyLine = line;
       }
@@ -217,6 +220,11 @@ final class FerryChild implements AutoCloseable {
 
   int proxyPort() {
     return proxyPort;
+  }
+
+  /** The route that takes a PROXY protocol v1 header before the client's bytes. */
+  int proxiedPort() {
+    return proxiedPort;
   }
 
   int adminPort() {

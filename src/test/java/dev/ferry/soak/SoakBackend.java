@@ -56,6 +56,8 @@ final class SoakBackend implements AutoCloseable {
   private final Map<Socket, Long> live = new ConcurrentHashMap<>();
   private final Map<Socket, Boolean> stalled = new ConcurrentHashMap<>();
   private final AtomicInteger active = new AtomicInteger();
+  /** When each connection in {@link #live} was accepted (System.nanoTime). */
+  private final Map<Socket, Long> acceptedAt = new ConcurrentHashMap<>();
   private final Thread acceptor;
   private final int port;
   private volatile ServerSocket server;
@@ -109,6 +111,11 @@ final class SoakBackend implements AutoCloseable {
   /** Connections still being served (stalled ones included). */
   int active() {
     return active.get();
+  }
+
+  /** Connections accepted before {@code nanos} (System.nanoTime) and still being served. */
+  int activeAcceptedBefore(long nanos) {
+    return (int) acceptedAt.values().stream().filter(t -> t - nanos < 0).count();
   }
 
   boolean listening() {
@@ -227,6 +234,7 @@ final class SoakBackend implements AutoCloseable {
       stats.inc("fault.upstream." + b);
     }
     active.incrementAndGet();
+    acceptedAt.put(c, System.nanoTime());
     live.put(c, token);
     Hello hello = new Hello(b, index, token, param);
     long seed = rnd.nextLong();
@@ -329,6 +337,7 @@ final class SoakBackend implements AutoCloseable {
 
   private void done(Socket c) {
     stalled.remove(c);
+    acceptedAt.remove(c);
     if (live.remove(c) != null) {
       active.decrementAndGet();
     }

@@ -35,14 +35,17 @@ final class SoakClient {
   static final int MUST_CLOSE_WITHIN_MS = 15_000;
 
   private final int proxyPort;
+  /** The route that takes a PROXY protocol v1 header first, or -1 (an external Ferry has the plain one only). */
+  private final int proxiedPort;
   private final StreamLedger ledger;
   private final SoakStats stats;
   private final Set<Integer> killable;
   private final ScheduledExecutorService scheduler;
 
-  SoakClient(int proxyPort, StreamLedger ledger, SoakStats stats, Set<Integer> killable,
+  SoakClient(int proxyPort, int proxiedPort, StreamLedger ledger, SoakStats stats, Set<Integer> killable,
              ScheduledExecutorService scheduler) {
     this.proxyPort = proxyPort;
+    this.proxiedPort = proxiedPort;
     this.ledger = ledger;
     this.stats = stats;
     this.killable = killable;
@@ -58,9 +61,19 @@ final class SoakClient {
     AtomicBoolean finished = new AtomicBoolean();
     ScheduledFuture<?> watchdog = null;
     int port = -1;
+    // A third of the clients come "through a load balancer": a PROXY v1 header naming a 10/8 client first.
+    boolean proxied = proxiedPort > 0 && rnd.nextInt(3) == 0;
     try {
-      s.connect(new InetSocketAddress("127.0.0.1", proxyPort), 5000);
+      s.connect(new InetSocketAddress("127.0.0.1", proxied ? proxiedPort : proxyPort), 5000);
       port = s.getLocalPort();
+      if (proxied) {
+        stats.inc("route.proxied");
+        // The header's source port is the socket's own: the access log and GET /connections still name this client
+        // by its port, as the checks and the admin kills look it up.
+        String header = "PROXY TCP4 10." + rnd.nextInt(256) + "." + rnd.nextInt(256) + "." + (1 + rnd.nextInt(254))
+          + " 127.0.0.1 " + port + " " + proxiedPort + "\r\n";
+        s.getOutputStream().write(header.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      }
       int localPort = port;
       try {
         watchdog = scheduler.schedule(() -> {

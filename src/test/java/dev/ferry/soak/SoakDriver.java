@@ -185,7 +185,8 @@ public final class SoakDriver {
         proxyPort = child.proxyPort();
         adminPort = child.adminPort();
       }
-      SoakClient client = new SoakClient(proxyPort, ledger, stats, killable, scheduler);
+      SoakClient client = new SoakClient(proxyPort, child == null ? -1 : child.proxiedPort(), ledger, stats, killable,
+        scheduler);
       Scrape first = Scrape.of(http, adminPort);
       checkAlarms(first, "at start");
 
@@ -245,10 +246,12 @@ public final class SoakDriver {
       }
 
       Scrape last = awaitQuiet(http, adminPort, "after the soak");
+      // Health checks go on connecting; what must be gone is every upstream connection from before the quiet.
+      long quietAt = System.nanoTime();
       for (SoakBackend b : backends) {
         b.closeStalled();
       }
-      awaitBackendsIdle(backends);
+      awaitBackendsIdle(backends, quietAt);
       if (gcWorks) {
         child.gc();
       }
@@ -454,14 +457,15 @@ public final class SoakDriver {
     }
   }
 
-  private void awaitBackendsIdle(List<SoakBackend> backends) {
+  private void awaitBackendsIdle(List<SoakBackend> backends, long quietAt) {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-    while (backends.stream().anyMatch(b -> b.active() > 0) && System.nanoTime() < deadline) {
+    while (backends.stream().anyMatch(b -> b.activeAcceptedBefore(quietAt) > 0) && System.nanoTime() < deadline) {
       SoakClient.sleep(100);
     }
     for (SoakBackend b : backends) {
-      if (b.active() > 0) {
-        stats.fail("backend " + b.kind() + " still serves " + b.active() + " upstream connection(s) 10 s after Ferry "
+      int left = b.activeAcceptedBefore(quietAt);
+      if (left > 0) {
+        stats.fail("backend " + b.kind() + " still serves " + left + " upstream connection(s) 10 s after Ferry "
           + "reported every connection released: Ferry did not close them");
       }
     }
@@ -571,7 +575,6 @@ public final class SoakDriver {
   private List<String> ferryCommand(Path work, List<String> upstreams) throws IOException {
     Path config = work.resolve("ferry-soak.yaml");
     StringBuilder y = new StringBuilder()
-      .append("listen:\n  host: 127.0.0.1\n  port: 0\n")
       .append("admin:\n  host: 127.0.0.1\n  port: 0\n  token: ").append(Scrape.ADMIN_TOKEN).append("\n")
       .append("instances: 2\n")
       .append("registry:\n  shards: 2\n  release-timeout: 10s\n  watchdog-interval: 500ms\n")
@@ -579,9 +582,18 @@ public final class SoakDriver {
       .append("connect:\n  timeout: 1s\n  attempts: 2\n")
       .append("close:\n  flush-timeout: 5s\n")
       .append("shutdown:\n  drain-timeout: 2s\n")
-      .append("upstreams:\n");
-    for (String u : upstreams) {
-      y.append("  - \"").append(u).append("\"\n");
+      // Both routes check their upstreams (HAProxy's check): the refusing one goes down, the dying one flaps.
+      .append("health:\n  active: {enabled: true, interval: 500ms, timeout: 300ms, rise: 2, fall: 2}\n")
+      .append("routes:\n");
+    for (String route : new String[] {"plain", "proxied"}) {
+      y.append("  - name: ").append(route).append("\n    listen: {host: 127.0.0.1, port: 0}\n");
+      if (route.equals("proxied")) {
+        y.append("    proxy-protocol: {accept: v1, header-timeout: 2s}\n    balance: source-hash\n");
+      }
+      y.append("    upstreams:\n");
+      for (String u : upstreams) {
+        y.append("      - \"").append(u).append("\"\n");
+      }
     }
     Files.writeString(config, y.toString());
     // The test classpath carries logback-test.xml; Ferry runs with its production layout instead: the access log
