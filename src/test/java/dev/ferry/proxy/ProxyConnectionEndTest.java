@@ -252,6 +252,21 @@ class ProxyConnectionEndTest {
   }
 
   @Test
+  void theHalfClosedTimeoutCountsFromTheFinNotFromTheLastByte() throws Exception {
+    established(ConnectionFixture.config());
+    f.client.writeInbound(f.bytes("req"));
+    long second = Duration.ofSeconds(1).toNanos();
+    f.conn.sweep(System.nanoTime() - 50 * second);
+    fin(f.client);
+    long atFin = System.nanoTime();
+    f.conn.sweep(atFin + MINUTE - second);
+    assertThat(f.published()).as("59 s after the FIN (and 109 s after the last byte)").isEmpty();
+    f.conn.sweep(atFin + MINUTE);
+    assertThat(f.published()).containsExactly("close HALF_CLOSED_TIMEOUT proxy: the client sent its FIN and no byte "
+      + "moved for 60000 ms");
+  }
+
+  @Test
   void theSweepHasNoTimersBeforeTheConnectAndAfterTheEnd() throws Exception {
     f = new ConnectionFixture(vertx, ConnectionFixture.config(), true);
     f.start();

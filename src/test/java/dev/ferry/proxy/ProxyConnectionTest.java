@@ -335,8 +335,24 @@ class ProxyConnectionTest {
     assertThat(f.published()).isEmpty();
     a.succeed();
     assertThat(f.conn.stage()).isEqualTo(ProxyConnection.Stage.RELEASED);
+    assertThat(a.channel.isOpen()).as("the late upstream channel is closed, nobody waits for it").isFalse();
     assertThat(f.upstreamState(ConnectionFixture.target(a))).isEqualTo("active 0, failures 0");
     assertThat(f.connects(ConnectionFixture.target(a), "success")).as("the upstream did answer").isEqualTo(1);
+    assertThat(f.published()).containsExactly("ack 0");
+  }
+
+  @Test
+  void aConnectThatWinsTheRaceWithTheReleaseStillClearsItsUpstreamsFailures() throws Exception {
+    fixture(ConnectionFixture.config().set("upstreams", List.of(A)).set("connect.attempts", 2));
+    f.start().fail(new ConnectException("Connection refused"));
+    ConnectionFixture.Attempt second = f.next();
+    second.closeFailsTheConnect = false;
+    f.release(CloseReason.ADMIN_KILL, Side.PROXY);
+    assertThat(f.upstreamState(A)).as("before the late answer").isEqualTo("active 1, failures 1");
+    second.succeed();
+    assertThat(f.upstreamState(A)).as("the upstream did answer: passive health hears it")
+      .isEqualTo("active 0, failures 0");
+    assertThat(second.channel.isOpen()).isFalse();
     assertThat(f.published()).containsExactly("ack 0");
   }
 
