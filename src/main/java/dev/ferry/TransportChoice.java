@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * Not io_uring: on Netty 4.2.10 (the Vert.x 5.0.8 BOM's) its reads misbehave when {@code autoRead} is switched off,
  * which Ferry's back-pressure does (netty#15510, fixed by netty#15541): 17 of 66 data-path tests failed on it,
- * connections ending on a FIN no peer sent (docs/benchmarks.md).
+ * connections ending on a FIN no peer sent. On Netty 4.2.18, which has the fix, it measured 1.7x epoll's connections
+ * per core-second but still lost bytes and hung under back-pressure (branch {@code uring}; docs/benchmarks.md).
  *
  * @param actual    the transport in use: {@link TransportMode#EPOLL} or {@link TransportMode#NIO}
  * @param transport Vert.x's transport for it
