@@ -1,6 +1,7 @@
 package dev.ferry.proxy;
 
 import dev.ferry.vocabulary.CloseReason;
+import io.netty.channel.socket.ChannelOutputShutdownException;
 
 import javax.net.ssl.ExtendedSSLSession;
 import javax.net.ssl.SNIHostName;
@@ -21,7 +22,16 @@ final class FaultText {
     return a < 0 ? b : b < 0 ? a : Math.min(a, b);
   }
 
-  static CloseReason classify(Throwable t) {
+  /**
+   * What a failed write reports: with {@code AUTO_CLOSE} off Netty shuts the sink's output down and fails the queued
+   * writes with a {@link ChannelOutputShutdownException} whose cause is the socket's error; the error is the story.
+   */
+  static Throwable cause(Throwable t) {
+    return t instanceof ChannelOutputShutdownException && t.getCause() != null ? t.getCause() : t;
+  }
+
+  static CloseReason classify(Throwable failure) {
+    Throwable t = cause(failure);
     if (t instanceof NotYetConnectedException) {
       // shutdown(2) of an established socket answers ENOTCONN once its peer reset it: Ferry's FIN found it gone.
       return CloseReason.PEER_RESET;
@@ -39,7 +49,8 @@ final class FaultText {
     return (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + a.getPort();
   }
 
-  static String describe(Throwable t) {
+  static String describe(Throwable failure) {
+    Throwable t = cause(failure);
     if (t instanceof NotYetConnectedException) {
       return "not connected any more (reset), seen when sending Ferry's FIN";
     }

@@ -25,7 +25,6 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.socket.nio.NioChannelOption;
 import io.vertx.core.Future;
@@ -119,15 +118,10 @@ public final class ListenerVerticle extends VerticleBase {
     Map<String, List<Served>> byAddress = new java.util.LinkedHashMap<>();
     for (Route route : shared.routes()) {
       RouteOptions ro = route.options();
-      Bootstrap upstreams = new Bootstrap()
+      Bootstrap upstreams = DataChannels.upstreams(new Bootstrap()
         .group(loop)
         .channelFactory(internals.channelFactory())
-        .resolver(internals.resolver())
-        // TCP_NODELAY is Netty's default for both transports: setting it again costs a syscall per connect.
-        .option(ChannelOption.AUTO_READ, false)
-        .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-        .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
-        .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, ro.connect().timeout().toMillis()));
+        .resolver(internals.resolver()), ro);
       Served s = new Served(route, upstreams, ro.splice() && shared.transport() == TransportMode.EPOLL
         && !ro.tlsEngine(),
         options.shorthand() ? "" : "routes[" + route.name() + "].");
@@ -167,12 +161,9 @@ public final class ListenerVerticle extends VerticleBase {
     Served s = l.lead;
     RouteOptions ro = s.route.options();
     boolean reusePort = options.effectiveInstances() > 1;
-    ServerBootstrap sb = new ServerBootstrap()
+    ServerBootstrap sb = DataChannels.clients(new ServerBootstrap()
       .group(loop, loop)
-      .channelFactory(internals.serverChannelFactory())
-      .childOption(ChannelOption.AUTO_READ, false)
-      .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-      .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark(ro))
+      .channelFactory(internals.serverChannelFactory()), ro)
       .handler(new AcceptErrors(s.route.name(), shared.metrics(), shared.acceptErrorLog()))
       .childHandler(new Acceptor(l));
     // Only what the listening socket needs. Accepted sockets keep Netty's defaults (TCP_NODELAY on): Vert.x's
@@ -220,10 +211,6 @@ public final class ListenerVerticle extends VerticleBase {
    * reading until the queue falls to the low mark, half of it ({@link Backpressure}). Both kinds of channel also allow
    * half-closure: a FIN shuts only the input down, and the {@link Relay} passes it on after the last byte.
    */
-  private static WriteBufferWaterMark waterMark(RouteOptions route) {
-    return new WriteBufferWaterMark(route.buffer().softLimit() / 2, route.buffer().softLimit());
-  }
-
   /** A quarter of the shortest timer the sweep serves (idle, half-closed) over all routes, between 10 ms and 1 s. */
   static long sweepIntervalMs(FerryOptions options) {
     long shortest = Long.MAX_VALUE;

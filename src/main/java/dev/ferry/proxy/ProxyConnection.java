@@ -154,6 +154,11 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
     return id;
   }
 
+  /** The connected upstream channel, or null (tests look at it). */
+  Channel upstreamChannel() {
+    return upstream;
+  }
+
   Stage stage() {
     return stage;
   }

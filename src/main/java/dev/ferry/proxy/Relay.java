@@ -29,8 +29,9 @@ import java.util.ArrayDeque;
  *   <li>A {@link ByteBuf} delivered to {@link #channelRead}, or read by {@link #drain}, is ours (refCnt 1): the ledger
  *       counts it as held.</li>
  *   <li>{@code sink.write(buf, promise)} hands it over: not held any more, never touched again. Netty releases it
- *       whatever happens to the write, including a write to a channel that is already closed (the promise then fails
- *       with a {@link ClosedChannelException}). No write failure ever gives a buffer back.</li>
+ *       whatever happens to the write, including a write to a channel that is already closed, or whose output a failed
+ *       write shut down (the promise then fails with a {@link ClosedChannelException}). No write failure ever gives a
+ *       buffer back.</li>
  *   <li>A buffer that cannot be forwarded (the release began) is released here, once, through the ledger, which
  *       catches and counts a second release.</li>
  *   <li>Nothing is kept: every read is forwarded or released before {@link #channelRead} returns, except the client's
@@ -265,7 +266,8 @@ final class Relay extends ChannelInboundHandlerAdapter implements Backpressure.C
   @Override
   public void written(int n, Throwable failure) {
     written += n;
-    // A ClosedChannelException only echoes a close that the sink's close event reports with its real cause.
+    // A ClosedChannelException only echoes an earlier end: a failed write (its ChannelOutputShutdownException, which
+    // carries the socket's error, was reported first) or a close that the sink's close event reports.
     if (failure != null && !writeFailureReported && mode != Mode.RELEASED
       && !(failure instanceof ClosedChannelException)) {
       writeFailureReported = true;

@@ -8,6 +8,7 @@ import io.netty.channel.epoll.AbstractEpollStreamChannel;
 import io.netty.channel.epoll.EpollChannelConfig;
 import io.netty.channel.epoll.EpollMode;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.DuplexChannel;
 
 import java.nio.channels.ClosedChannelException;
 
@@ -53,7 +54,7 @@ final class Splicer {
     /** A chunk of {@link #CHUNK} bytes went through. */
     void spliced(int bytes);
 
-    /** A splice failed: the sink closed under it ({@code sinkGone}) or the read failed. */
+    /** A splice failed: the sink's side failed under it ({@code sinkGone}) or the read failed. */
     void spliceFailed(boolean sinkGone, Throwable cause);
 
     /** Whether the direction still forwards (not ended, not releasing). */
@@ -118,7 +119,9 @@ final class Splicer {
     if (cause instanceof ClosedChannelException || !chunks.forwarding()) {
       return;
     }
-    chunks.spliceFailed(!sink.isActive(), cause);
+    // The sink's side failed when it closed or when its output is shut: a failed write shuts it (AUTO_CLOSE is off),
+    // and Ferry's own FIN comes only after the direction stopped forwarding.
+    chunks.spliceFailed(!sink.isActive() || ((DuplexChannel) sink).isOutputShutdown(), cause);
   }
 
   /**

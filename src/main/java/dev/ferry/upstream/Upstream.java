@@ -3,6 +3,7 @@ package dev.ferry.upstream;
 import dev.ferry.config.ActiveHealthOptions;
 import dev.ferry.config.PassiveHealthOptions;
 import dev.ferry.config.UpstreamAddress;
+import io.netty.channel.socket.ChannelOutputShutdownException;
 import io.netty.util.NetUtil;
 
 import java.net.InetAddress;
@@ -232,10 +233,13 @@ public final class Upstream {
   }
 
   /** A connect failure's cause as {@code describe()} and the logs show it. */
-  static String describe(Throwable cause) {
-    if (cause == null) {
+  static String describe(Throwable failure) {
+    if (failure == null) {
       return "unknown cause";
     }
+    // A failed write shuts the output down (AUTO_CLOSE off): the socket's error is the shutdown's cause.
+    Throwable cause = failure instanceof ChannelOutputShutdownException && failure.getCause() != null
+      ? failure.getCause() : failure;
     String m = cause.getMessage();
     return m == null ? cause.getClass().getSimpleName() : cause.getClass().getSimpleName() + ": " + m;
   }

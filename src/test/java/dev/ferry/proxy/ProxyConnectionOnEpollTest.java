@@ -18,7 +18,6 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -114,13 +113,11 @@ class ProxyConnectionOnEpollTest {
     assertThat(admission.admitRoute(route.limits(), "")).isNull();
     assertThat(admission.admitSource(SOURCE, "")).isNull();
     registry = new RegistryProbe(vertx, shared);
-    Bootstrap upstreams = new Bootstrap().group(group).channel(EpollSocketChannel.class)
-      .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true);
+    Bootstrap upstreams = DataChannels.upstreams(new Bootstrap().group(group).channel(EpollSocketChannel.class), ro);
     ListenerVerticle.Served served = new ListenerVerticle.Served(route, upstreams, false, "");
     Listening address = new Listening(List.of(served));
     CompletableFuture<ProxyConnection> accepted = new CompletableFuture<>();
-    server = new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class)
-      .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+    server = DataChannels.clients(new ServerBootstrap().group(group).channel(EpollServerSocketChannel.class), ro)
       .childHandler(new ChannelInitializer<>() {
         @Override
         protected void initChannel(Channel ch) {
@@ -152,6 +149,23 @@ class ProxyConnectionOnEpollTest {
       return null;
     });
     return registry.published();
+  }
+
+  @Test
+  void aFailedWriteShutsTheSocketsOutputAndLeavesItsCloseToTheRelease() throws Exception {
+    connect();
+    Channel up = onLoop(conn::upstreamChannel);
+    upstream.setSoLinger(true, 0);
+    upstream.close();
+    assertThat(registry.awaitPublished()).as("the reset, read").startsWith("close PEER_RESET upstream: ");
+
+    client.getOutputStream().write(3);
+    assertThat(registry.awaitPublished()).as("the write toward the reset upstream failed; the socket's error is told")
+      .startsWith("close PEER_RESET upstream: write: ").doesNotContain("output shutdown");
+    // Netty's AUTO_CLOSE would have closed it here, inside the client's read event (DataChannels says why not).
+    assertThat(onLoop(up::isOpen)).as("the failed write closed no socket").isTrue();
+    assertThat(registry.published()).as("nothing else: no close event").isEmpty();
+    // The release (after each test) closes both sockets and acknowledges with no buffer held.
   }
 
   @Test
