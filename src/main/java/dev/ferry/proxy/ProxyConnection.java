@@ -358,6 +358,10 @@ final class ProxyConnection implements RelayEvents, PreambleEvents {
 
   @Override
   public void readFailed(Side side, Throwable cause) {
+    if (!(cause instanceof java.io.IOException) && !releasing()) {
+      // Not a socket error: where it came from is the diagnosis (a runtime exception from the read path or a handler).
+      log.warn("conn={} {} on the {} while reading", id, cause.getClass().getSimpleName(), side.label(), cause);
+    }
     fault(FaultText.classify(cause), side, FaultText.describe(cause));
   }
 

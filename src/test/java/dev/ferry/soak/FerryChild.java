@@ -54,6 +54,8 @@ final class FerryChild implements AutoCloseable {
   private final Thread errReader;
   private final Deque<String> tail = new ArrayDeque<>();
   private final List<String> notable = new CopyOnWriteArrayList<>();
+  /** The last stderr line was notable (its stack trace's lines are too); the stderr reader's thread only. */
+  private boolean lastNotable;
   private final Object lock = new Object();
   // Access-log aggregates, guarded by lock.
   private final Set<Long> ids = new HashSet<>();
@@ -131,7 +133,7 @@ final class FerryChild implements AutoCloseable {
 
   private void onStdout(String line) {
     if (!line.startsWith("{")) {
-      checkNotable(line);
+      checkNotable(line, false);
       synchronized (lock) {
         if (strayStdout.size() < 50) {
           strayStdout.add(line);
@@ -181,7 +183,7 @@ final class FerryChild implements AutoCloseable {
         tail.removeFirst();
       }
     }
-    checkNotable(line);
+    checkNotable(line, true);
     if (readyLine == null) {
       Matcher m = READY.matcher(line);
       if (m.find()) {
@@ -196,7 +198,7 @@ final class FerryChild implements AutoCloseable {
     }
   }
 
-  private void checkNotable(String line) {
+  private void checkNotable(String line, boolean stderr) {
     boolean leak = line.contains("LEAK:");
     boolean doubleFree = line.contains("double free detected");
     if (leak || doubleFree) {
@@ -209,7 +211,14 @@ final class FerryChild implements AutoCloseable {
         }
       }
     }
-    if ((leak || doubleFree || line.contains(" ERROR ") || line.contains("Exception")) && notable.size() < MAX_NOTABLE) {
+    boolean continuation = stderr && lastNotable && (line.startsWith("\tat ") || line.startsWith("Caused by: "));
+    boolean isNotable = (leak || doubleFree || line.contains(" ERROR ") || line.contains("Exception") || continuation)
+      && notable.size() < MAX_NOTABLE;
+    if (stderr) {
+      lastNotable = isNotable;
+    }
+    if (isNotable) {
+      // A stack trace's lines follow their notable line: where an unexpected exception came from is the diagnosis.
       notable.add(line);
     }
   }

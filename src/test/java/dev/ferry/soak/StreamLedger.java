@@ -104,7 +104,7 @@ final class StreamLedger {
           + c.digest());
         ports.add(c.clientPort());
       } else if (!up.equals(c.digest())) {
-        mismatches.add(what + ": hash mismatch, client " + c.digest() + ", upstream " + up);
+        mismatches.add(what + ": hash mismatch, client " + c.digest() + ", upstream " + up + upstreamNote(token));
         ports.add(c.clientPort());
       } else {
         matched++;
