@@ -11,8 +11,11 @@ import io.netty.channel.WriteBufferWaterMark;
  * sets them, and the tests that run a connection on real sockets use the same.
  * <ul>
  *   <li>{@code AUTO_READ} off: a socket reads when its relay lets it (back-pressure, the connect).</li>
- *   <li>{@code ALLOW_HALF_CLOSURE}: a FIN shuts one direction down; the relay passes it on.</li>
- *   <li>{@code WRITE_BUFFER_WATER_MARK}: high at {@code buffer.soft-limit}, low at half of it.</li>
+ *   <li>{@code ALLOW_HALF_CLOSURE}: a FIN shuts only the input down, and the {@link Relay} passes it on after the
+ *       last byte.</li>
+ *   <li>{@code WRITE_BUFFER_WATER_MARK}: above the high mark ({@code buffer.soft-limit}) of a socket's write queue,
+ *       the source that feeds it stops reading until the queue falls to the low mark, half of it
+ *       ({@link Backpressure}).</li>
  *   <li>{@code AUTO_CLOSE} off: a failed write shuts the socket's output down; it never closes the socket. Only the
  *       release closes Ferry's sockets, and it runs as a task, between two epoll batches. A socket closed inside
  *       another socket's event (a relay flushes to its sink while reading its source) frees its descriptor in the

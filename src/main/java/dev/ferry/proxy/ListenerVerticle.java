@@ -206,11 +206,6 @@ public final class ListenerVerticle extends VerticleBase {
     }
   }
 
-  /**
-   * Above the high mark ({@code buffer.soft-limit}) of a channel's write queue, the source that feeds it stops
-   * reading until the queue falls to the low mark, half of it ({@link Backpressure}). Both kinds of channel also allow
-   * half-closure: a FIN shuts only the input down, and the {@link Relay} passes it on after the last byte.
-   */
   /** A quarter of the shortest timer the sweep serves (idle, half-closed) over all routes, between 10 ms and 1 s. */
   static long sweepIntervalMs(FerryOptions options) {
     long shortest = Long.MAX_VALUE;
