@@ -34,6 +34,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 PY=${PY:-/usr/bin/python3}
 LIB="$PY $HERE/lib/benchlib.py"
+# shellcheck source=lib/backend-nginx.sh
+. "$HERE/lib/backend-nginx.sh"
 
 REPEAT=${REPEAT:-3}
 DURATION=${DURATION:-8}
@@ -360,26 +362,7 @@ log "output: $OUT"
 mkdir -p "$RUN/www" "$RUN/nginx-http/logs"
 for b in $BODY_SIZES; do head -c "$b" /dev/zero | tr '\0' 'x' > "$RUN/www/$b"; done
 NGX_MODS=/usr/lib/nginx/modules
-# multi_accept on: at a run's start a proxy may connect all its upstreams at once (512 with rr-c512); with nginx's
-# default (one accept per pass of its loop) the last of them waited up to 1.5 s in its accept queue, and that, not the
-# proxy, made the p99 (docs/benchmarks.md, "The 512-connection stall").
-cat > "$RUN/nginx-http.conf" <<EOF
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $RUN/nginx-http/nginx.pid;
-error_log $RUN/nginx-http/error.log warn;
-events { worker_connections 10000; multi_accept on; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$HTTP_PORT backlog=4096 reuseport;
-    root $RUN/www;
-    location / { }
-  }
-}
-EOF
+backend_nginx_conf "$RUN" "$HTTP_PORT"
 start backend-http "$LOAD_CPU" nginx -p "$RUN/nginx-http" -c "$RUN/nginx-http.conf" -g 'daemon off;'
 OUR_SIDS+=",$STARTED_PID"
 start backend-iperf "$LOAD_CPU" iperf3 -s -B 127.0.0.1 -p "$IPERF_PORT"

@@ -22,6 +22,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 PY=${PY:-/usr/bin/python3}
+# shellcheck source=lib/backend-nginx.sh
+. "$HERE/lib/backend-nginx.sh"
 N=${N:-1000}
 WARM=${WARM:-3000}
 BYTES=${BYTES:-64}
@@ -113,23 +115,7 @@ fi
 
 # ------------------------------------------------------------------------------------------ backend
 head -c "$BYTES" /dev/zero | tr '\0' 'x' > "$RUN/www/$BYTES"
-cat > "$RUN/nginx-http.conf" <<EOF
-worker_processes 1;
-worker_rlimit_nofile 20000;
-pid $RUN/nginx-http/nginx.pid;
-error_log $RUN/nginx-http/error.log warn;
-events { worker_connections 10000; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$HTTP_PORT backlog=4096 reuseport;
-    root $RUN/www;
-    location / { }
-  }
-}
-EOF
+backend_nginx_conf "$RUN" "$HTTP_PORT"
 start backend-http "$LOAD_CPU" nginx -p "$RUN/nginx-http" -c "$RUN/nginx-http.conf" -g 'daemon off;'
 wait_port "$HTTP_PORT" || { log "nginx did not listen on $HTTP_PORT"; exit 1; }
 got=$(curl -sf --max-time 5 "http://127.0.0.1:$HTTP_PORT/$BYTES" | wc -c)
