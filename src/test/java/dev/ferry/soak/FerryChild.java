@@ -67,6 +67,7 @@ final class FerryChild implements AutoCloseable {
   private long bytesUpstream;
   private long bytesDownstream;
   private long leakLines;
+  private long unexpectedReadLines;
   private long doubleFreeLines;
   private volatile String stoppedLine;
   private volatile int proxyPort = -1;
@@ -201,13 +202,19 @@ final class FerryChild implements AutoCloseable {
   private void checkNotable(String line, boolean stderr) {
     boolean leak = line.contains("LEAK:");
     boolean doubleFree = line.contains("double free detected");
-    if (leak || doubleFree) {
+    // ProxyConnection's line for a read failure that is no socket error (a stale epoll event handed to a socket that
+    // had not connected yet was one: DataChannels).
+    boolean unexpectedRead = line.contains("ProxyConnection - conn=") && line.endsWith(" while reading");
+    if (leak || doubleFree || unexpectedRead) {
       synchronized (lock) {
         if (leak) {
           leakLines++;
         }
         if (doubleFree) {
           doubleFreeLines++;
+        }
+        if (unexpectedRead) {
+          unexpectedReadLines++;
         }
       }
     }
@@ -277,6 +284,13 @@ final class FerryChild implements AutoCloseable {
   long bytesDownstream() {
     synchronized (lock) {
       return bytesDownstream;
+    }
+  }
+
+  /** Lines reporting a read failure that is no socket error (an exception from the read path or a handler). */
+  long unexpectedReadLines() {
+    synchronized (lock) {
+      return unexpectedReadLines;
     }
   }
 
