@@ -52,6 +52,7 @@ class DataChannelsOnEpollTest {
     Epoll.ensureAvailability();
     group = new MultiThreadIoEventLoopGroup(1, EpollIoHandler.newFactory());
     servers = new ServerSocket(0, 50, LOOPBACK);
+    servers.setSoTimeout(10_000);
     RouteOptions route = new TestConfig().options().routes().get(0);
     sockets = DataChannels.upstreams(new Bootstrap().group(group).channel(EpollSocketChannel.class), route);
   }
