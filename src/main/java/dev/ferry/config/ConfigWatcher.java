@@ -126,6 +126,8 @@ public final class ConfigWatcher implements AutoCloseable {
       if (wanted == null || wanted.pool().equals(running.pool())) {
         continue;
       }
+      // Logged once applied: whoever reads the line (an operator, a test) finds the new pool in place.
+      onPool.accept(running.name(), wanted.pool());
       List<UpstreamAddress> before = addresses(running.pool());
       List<UpstreamAddress> after = addresses(wanted.pool());
       if (!before.equals(after)) {
@@ -134,7 +136,6 @@ public final class ConfigWatcher implements AutoCloseable {
         log.info("conn=- config reload: {}pool {} applied", label(running),
           String.join(", ", differingKeys("", running.pool().toJson(), wanted.pool().toJson())));
       }
-      onPool.accept(running.name(), wanted.pool());
       applied = applied.withPool(running.name(), wanted.pool());
     }
   }
