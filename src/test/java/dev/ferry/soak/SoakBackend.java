@@ -22,7 +22,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -53,11 +52,13 @@ final class SoakBackend implements AutoCloseable {
   private final SoakStats stats;
   private final ExecutorService pool;
   private final ScheduledExecutorService scheduler;
-  private final Map<Socket, Long> live = new ConcurrentHashMap<>();
+
+  private record Served(long token, long acceptedNanos) {
+  }
+
+  /** The connections being served: each one's token and when it was accepted (System.nanoTime). */
+  private final Map<Socket, Served> live = new ConcurrentHashMap<>();
   private final Map<Socket, Boolean> stalled = new ConcurrentHashMap<>();
-  private final AtomicInteger active = new AtomicInteger();
-  /** When each connection in {@link #live} was accepted (System.nanoTime). */
-  private final Map<Socket, Long> acceptedAt = new ConcurrentHashMap<>();
   private final Thread acceptor;
   private final int port;
   private volatile ServerSocket server;
@@ -109,13 +110,9 @@ final class SoakBackend implements AutoCloseable {
   }
 
   /** Connections still being served (stalled ones included). */
-  int active() {
-    return active.get();
-  }
-
   /** Connections accepted before {@code nanos} (System.nanoTime) and still being served. */
   int activeAcceptedBefore(long nanos) {
-    return (int) acceptedAt.values().stream().filter(t -> t - nanos < 0).count();
+    return (int) live.values().stream().filter(c -> c.acceptedNanos() - nanos < 0).count();
   }
 
   boolean listening() {
@@ -162,8 +159,8 @@ final class SoakBackend implements AutoCloseable {
       // closing anyway
     }
     server = null;
-    for (Map.Entry<Socket, Long> e : live.entrySet()) {
-      ledger.killed(e.getValue());
+    for (Map.Entry<Socket, Served> e : live.entrySet()) {
+      ledger.killed(e.getValue().token());
       killed++;
       reset(e.getKey());
     }
@@ -233,9 +230,7 @@ final class SoakBackend implements AutoCloseable {
     if (!b.wellBehaved) {
       stats.inc("fault.upstream." + b);
     }
-    active.incrementAndGet();
-    acceptedAt.put(c, System.nanoTime());
-    live.put(c, token);
+    live.put(c, new Served(token, System.nanoTime()));
     Hello hello = new Hello(b, index, token, param);
     long seed = rnd.nextLong();
     if (b == UpstreamBehaviour.STALL) {
@@ -337,10 +332,7 @@ final class SoakBackend implements AutoCloseable {
 
   private void done(Socket c) {
     stalled.remove(c);
-    acceptedAt.remove(c);
-    if (live.remove(c) != null) {
-      active.decrementAndGet();
-    }
+    live.remove(c);
     try {
       c.close();
     } catch (IOException ignored) {
