@@ -68,6 +68,8 @@ final class FerryChild implements AutoCloseable {
   private long bytesDownstream;
   private long leakLines;
   private long unexpectedReadLines;
+  /** Where the first of them is in {@link #notable} (its stack trace follows it), or -1. */
+  private int firstUnexpectedRead = -1;
   private long doubleFreeLines;
   private volatile String stoppedLine;
   private volatile int proxyPort = -1;
@@ -219,14 +221,21 @@ final class FerryChild implements AutoCloseable {
       }
     }
     boolean continuation = stderr && lastNotable && (line.startsWith("\tat ") || line.startsWith("Caused by: "));
-    boolean isNotable = (leak || doubleFree || line.contains(" ERROR ") || line.contains("Exception") || continuation)
-      && notable.size() < MAX_NOTABLE;
+    boolean isNotable = (leak || doubleFree || unexpectedRead || line.contains(" ERROR ") || line.contains("Exception")
+      || continuation) && notable.size() < MAX_NOTABLE;
     if (stderr) {
       lastNotable = isNotable;
     }
     if (isNotable) {
       // A stack trace's lines follow their notable line: where an unexpected exception came from is the diagnosis.
       notable.add(line);
+      if (unexpectedRead) {
+        synchronized (lock) {
+          if (firstUnexpectedRead < 0) {
+            firstUnexpectedRead = notable.lastIndexOf(line);
+          }
+        }
+      }
     }
   }
 
@@ -292,6 +301,16 @@ final class FerryChild implements AutoCloseable {
     synchronized (lock) {
       return unexpectedReadLines;
     }
+  }
+
+  /** The first of those lines and up to 15 after it (its stack trace), or nothing. */
+  List<String> firstUnexpectedRead() {
+    int first;
+    synchronized (lock) {
+      first = firstUnexpectedRead;
+    }
+    List<String> lines = notable();
+    return first < 0 ? List.of() : lines.subList(first, Math.min(lines.size(), first + 16));
   }
 
   long leakLines() {

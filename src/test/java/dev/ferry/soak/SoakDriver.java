@@ -325,14 +325,8 @@ public final class SoakDriver {
           stats.fail(child.doubleFreeLines() + " 'double free detected' line(s) in Ferry's output");
         }
         if (child.unexpectedReadLines() > 0) {
-          List<String> notable = child.notable();
-          int firstRead = 0;
-          while (firstRead < notable.size() && !notable.get(firstRead).endsWith(" while reading")) {
-            firstRead++;
-          }
-          List<String> trace = notable.subList(firstRead, Math.min(notable.size(), firstRead + 16));
           stats.fail(child.unexpectedReadLines() + " read failure(s) that are no socket error in Ferry's output; the "
-            + "first:\n    " + String.join("\n    ", trace));
+            + "first:\n    " + String.join("\n    ", child.firstUnexpectedRead()));
         }
         figures.put("notable Ferry log lines", child.notable().size());
       }
